@@ -1,0 +1,32 @@
+# One entry point: every target builds .venv first, so a fresh clone needs only python3 and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m pulumi_fwcluster.demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check pulumi_fwcluster tests examples bench
+	$(BIN)/ruff format --check pulumi_fwcluster tests examples bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict pulumi_fwcluster
+
+test: lint typecheck
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
