@@ -232,8 +232,8 @@ class FireworksClient:
     # -- operations ------------------------------------------------------------------------------------------
 
     def create(self, cluster_id: str, cluster: Cluster, *, account_id: str | None = None) -> CreateOutcome:
-        """POST the cluster. If the reply is lost (connection dropped, timeout, 5xx), GET it: when it exists the
-        outcome is unconfirmed, when it does not the original error is raised and a retry is safe."""
+        """POST the cluster. If the reply is lost (connection dropped, timeout, 5xx), GET it: when it exists
+        the outcome is unconfirmed; when it does not, the original error is raised."""
         body = {"cluster": cluster.to_json(), "clusterId": cluster_id}
         try:
             return CreateOutcome(Cluster.from_json(self._call("POST", self._clusters_path(account_id), body)), True)
@@ -244,7 +244,8 @@ class FireworksClient:
                 found = self.get(cluster_id, account_id=account_id)
             except NotFound:
                 raise type(exc)(
-                    f"{exc.message}; the cluster was not created, so retrying is safe",
+                    f"{exc.message}; no cluster {cluster_id!r} exists after it, so a retry is safe "
+                    "(a create that lands late fails the retry with ALREADY_EXISTS)",
                     status=exc.status,
                     code=exc.code,
                     method=exc.method,

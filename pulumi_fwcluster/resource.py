@@ -97,13 +97,7 @@ class Cluster(Resource, module="fireworks", name="Cluster"):
     ) -> None:
         props: dict[str, Any] = dict.fromkeys(_OUTPUTS)
         if args is not None:
-            props.update(
-                accountId=args.account_id,
-                clusterId=args.cluster_id,
-                displayName=args.display_name,
-                eksCluster=_group(args.eks_cluster),
-                fakeCluster=_group(args.fake_cluster),
-            )
+            props.update(cluster_props(args))
         super().__init__(ClusterProvider(), resource_name, props, opts)
 
     def translate_output_property(self, prop: str) -> str:
@@ -113,6 +107,18 @@ class Cluster(Resource, module="fireworks", name="Cluster"):
     def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> Cluster:
         """Read an existing cluster (by its full name) without managing it."""
         return Cluster(resource_name, None, pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(id=id)))
+
+
+def cluster_props(args: ClusterArgs) -> dict[str, Any]:
+    """The resource's input properties, camelCase as the API names them; unset arguments are left out."""
+    props = {
+        "accountId": args.account_id,
+        "clusterId": args.cluster_id,
+        "displayName": args.display_name,
+        "eksCluster": _group(args.eks_cluster),
+        "fakeCluster": _group(args.fake_cluster),
+    }
+    return {k: v for k, v in props.items() if v is not None}
 
 
 def _group(value: Any) -> Any:

@@ -48,7 +48,8 @@ def _role(value: str, siblings: Mapping[str, Any]) -> str | None:
 
 
 FIELDS: tuple[Field, ...] = (
-    Field("accountId", "replace", True, _plain(rules.resource_id)),
+    # Not required here: the provider fills it in from stack config or env, and names those when all are empty.
+    Field("accountId", "replace", False, _plain(rules.resource_id)),
     Field("clusterId", "replace", True, _plain(rules.resource_id)),
     Field("displayName", "update", False, _plain(rules.display_name)),
     Field("eksCluster.awsAccountId", "replace", True, _plain(rules.aws_account_id)),
@@ -188,8 +189,8 @@ def get_path(props: Mapping[str, Any], path: str) -> Any:
 def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown = _never_unknown) -> Changes:
     """Compare desired (checked) inputs with the old outputs, field by field.
 
-    An unknown value is a change of its field. A replacement deletes before it creates when the cluster keeps its
-    name, because Fireworks cannot hold two clusters with one id."""
+    An unknown value is a change of its field. A replacement deletes before it creates unless the cluster's name
+    is known to change, because Fireworks cannot hold two clusters with one id."""
     changed: list[str] = []
     for f in FIELDS:
         new_container = news.get(f.top) if f.top in GROUPS else news
@@ -201,8 +202,9 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown
             changed.append(f.path)
     changed = list(dict.fromkeys(changed))
     replaces = tuple(dict.fromkeys(BY_PATH[p].top if p in BY_PATH else p for p in changed if _replaces(p)))
-    same_name = all(not is_unknown(news.get(k)) and news.get(k) == olds.get(k) for k in ("accountId", "clusterId"))
-    return Changes(tuple(changed), replaces, delete_before_replace=bool(replaces) and same_name)
+    # An unknown new name may well be the old one, and creating first would then collide: delete first.
+    renamed = any(not is_unknown(news.get(k)) and news.get(k) != olds.get(k) for k in ("accountId", "clusterId"))
+    return Changes(tuple(changed), replaces, delete_before_replace=bool(replaces) and not renamed)
 
 
 def _replaces(path: str) -> bool:

@@ -1,0 +1,30 @@
+"""Shared fixtures: one Fireworks emulator per test session (reset before each test that uses it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
+
+API_KEY = "fw-test-0123456789abcdef-SECRET"
+ACCOUNT = "acme"
+AWS_ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="session")
+def fireworks_server() -> Iterator[EmulatorHandle]:
+    backend = Backend(provision_delay=0.2, delete_delay=0.1, api_keys={API_KEY: None, "narrow-key": {"someone-else"}})
+    with serve(backend) as handle:
+        yield handle
+
+
+@pytest.fixture
+def fireworks(fireworks_server: EmulatorHandle) -> EmulatorHandle:
+    """The emulator, emptied, with its default delays."""
+    backend = fireworks_server.backend
+    backend.reset()
+    backend.provision_delay = 0.2
+    backend.delete_delay = 0.1
+    return fireworks_server

@@ -1,0 +1,66 @@
+"""Fixtures for driving `python -m pulumi.dynamic` with our provider against the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulumi_fwcluster.provider import ClusterProvider
+from pulumi_fwcluster.resource import ClusterArgs, EksClusterArgs, cluster_props
+from pulumi_fwcluster.testing.emulator import EmulatorHandle
+from pulumi_fwcluster.testing.engine import Desired, Engine
+
+API_KEY = "fw-test-0123456789abcdef-SECRET"
+ACCOUNT = "acme"
+AWS_ACCOUNT = "123456789012"
+TYPE = "pulumi-python:dynamic/fireworks:Cluster"
+INFERENCE = f"arn:aws:iam::{AWS_ACCOUNT}:role/fireworks-inference-prod"
+
+
+def cluster(name: str = "prod", **overrides: Any) -> Desired:
+    """What `Cluster(name, ClusterArgs(...))` registers; `overrides` replace ClusterArgs or EksClusterArgs fields."""
+    eks_fields = {f for f in EksClusterArgs.__dataclass_fields__}
+    eks = {
+        "aws_account_id": AWS_ACCOUNT,
+        "region": "us-east-1",
+        "cluster_name": "prod",
+        "inference_role": INFERENCE,
+        **{k: v for k, v in overrides.items() if k in eks_fields},
+    }
+    args = {
+        "cluster_id": "prod-use1",
+        "display_name": "Prod",
+        **{k: v for k, v in overrides.items() if k not in eks_fields},
+    }
+    props = cluster_props(ClusterArgs(eks_cluster=EksClusterArgs(**eks), **args))
+    return Desired(name, ClusterProvider(), props, TYPE)
+
+
+@pytest.fixture
+def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
+    engines: list[Engine] = []
+
+    def make(**config: str) -> Engine:
+        cfg = {
+            "fireworks:apiKey": API_KEY,
+            "fireworks:accountId": ACCOUNT,
+            "fireworks:baseUrl": fireworks.base_url,
+            "fireworks:preflight": "off",
+            "fireworks:pollInterval": "0.05s",
+            "fireworks:maxPollInterval": "0.2s",
+            "fireworks:retryMaxWait": "0.05s",
+            **config,
+        }
+        env = {
+            k: "" for k in ("FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID", "FIREWORKS_BASE_URL", "FWCLUSTER_PREFLIGHT")
+        }
+        engine = Engine(cwd=tmp_path, config=cfg, env=env, state_path=tmp_path / f"state-{len(engines)}.json")
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.stop()

@@ -1,0 +1,86 @@
+"""Settings resolution (explicit, stack config, env, default), the key's redaction, and error-body parsing."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from pulumi_fwcluster.client import _parse_retry_after, parse_error_body
+from pulumi_fwcluster.errors import ConfigurationError, NotFound, ServerError, error_for_status
+from pulumi_fwcluster.settings import SETTINGS, Secret, parse_duration, resolve
+
+
+def test_order_is_explicit_then_config_then_env_then_default() -> None:
+    env = {"FIREWORKS_ACCOUNT_ID": "from-env", "FIREWORKS_BASE_URL": "https://env.example"}
+    config = {"fireworks:accountId": "from-config"}
+    assert resolve(explicit={"account_id": "explicit"}, config=config, env=env).account_id == "explicit"
+    assert resolve(config=config, env=env).account_id == "from-config"
+    assert resolve(env=env).account_id == "from-env"
+    assert resolve().account_id is None
+    assert resolve(env=env).base_url == "https://env.example"
+    assert resolve().base_url == "https://api.fireworks.ai"
+
+
+def test_durations_and_modes_parse_with_the_source_named() -> None:
+    s = resolve(config={"fireworks:createTimeout": "20m", "fireworks:preflight": "WARN"}, env={})
+    assert s.create_timeout == 1200 and s.preflight == "warn"
+    assert parse_duration("250ms") == 0.25 and parse_duration("1.5h") == 5400 and parse_duration("90") == 90
+    with pytest.raises(ConfigurationError, match="fireworks:createTimeout"):
+        resolve(config={"fireworks:createTimeout": "soon"})
+    with pytest.raises(ConfigurationError, match="FWCLUSTER_PREFLIGHT"):
+        resolve(env={"FWCLUSTER_PREFLIGHT": "strict"})
+
+
+@pytest.mark.parametrize("url", ["http://api.fireworks.ai", "ftp://x", "https://", "http://10.0.0.1:8080"])
+def test_plain_http_is_refused_off_loopback(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="refused"):
+        resolve(env={"FIREWORKS_BASE_URL": url})
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2", "https://x.io"])
+def test_loopback_http_and_https_are_allowed(url: str) -> None:
+    assert resolve(env={"FIREWORKS_BASE_URL": url}).base_url == url
+
+
+def test_the_key_never_shows() -> None:
+    s = resolve(env={"FIREWORKS_API_KEY": "sk-very-secret"})
+    assert isinstance(s.api_key, Secret) and s.api_key.reveal() == "sk-very-secret"
+    for text in (repr(s), str(s), f"{s.api_key}", repr(s.api_key)):
+        assert "sk-very-secret" not in text
+    with pytest.raises(TypeError):
+        pickle.dumps(s.api_key)
+
+
+def test_every_setting_is_documented_with_config_and_env_names() -> None:
+    for s in SETTINGS:
+        assert s.config_key and s.config_key.startswith("fireworks:") and s.env and s.doc
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"code": 5, "message": "cluster not found", "details": []}', ("NOT_FOUND", "cluster not found")),
+        ('{"code": "NOT_FOUND", "message": "gone"}', ("NOT_FOUND", "gone")),
+        ('{"error": {"code": 3, "message": "bad"}}', ("INVALID_ARGUMENT", "bad")),
+        ('{"message": "top-level only"}', (None, "top-level only")),
+        ("<html>bad gateway</html>", (None, "<html>bad gateway</html>")),
+        ("", (None, "HTTP 502 with an empty body")),
+        ('["not", "an", "object"]', (None, '["not", "an", "object"]')),
+    ],
+)
+def test_error_bodies_are_parsed_defensively(body: str, expected: tuple[str | None, str]) -> None:
+    assert parse_error_body(502, body) == expected
+
+
+def test_status_maps_to_type() -> None:
+    assert error_for_status(404) is NotFound
+    assert error_for_status(500) is ServerError and error_for_status(501) is ServerError
+    err = NotFound("no such cluster", status=404, method="GET", path="/v1/accounts/a/clusters/c")
+    assert str(err) == "GET /v1/accounts/a/clusters/c: HTTP 404 NOT_FOUND: no such cluster"
+
+
+def test_retry_after_accepts_seconds_and_http_dates() -> None:
+    assert _parse_retry_after("3") == 3.0
+    assert _parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert _parse_retry_after("soon") is None
