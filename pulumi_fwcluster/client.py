@@ -47,6 +47,8 @@ _CLUSTER_FIELDS = {
     "updateTime": "update_time",
 }
 
+READ_ONLY = frozenset({"name", "state", "status", "createTime", "updateTime"})
+
 
 @dataclass
 class Cluster:
@@ -75,6 +77,10 @@ class Cluster:
             if value not in (None, ""):
                 out[key] = value
         return out
+
+    def to_request(self) -> dict[str, Any]:
+        """The writable fields only: what a create body may carry."""
+        return {k: v for k, v in self.to_json().items() if k not in READ_ONLY}
 
     @property
     def cluster_id(self) -> str:
@@ -234,7 +240,7 @@ class FireworksClient:
     def create(self, cluster_id: str, cluster: Cluster, *, account_id: str | None = None) -> CreateOutcome:
         """POST the cluster. If the reply is lost (connection dropped, timeout, 5xx), GET it: when it exists
         the outcome is unconfirmed; when it does not, the original error is raised."""
-        body = {"cluster": cluster.to_json(), "clusterId": cluster_id}
+        body = {"cluster": cluster.to_request(), "clusterId": cluster_id}
         try:
             return CreateOutcome(Cluster.from_json(self._call("POST", self._clusters_path(account_id), body)), True)
         except FireworksError as exc:
