@@ -419,6 +419,9 @@ class ProviderServer:
     def _environ(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self._env_overrides)
+        for key, value in self._env_overrides.items():
+            if value == "":  # an empty override unsets the variable, as the CLI's absent one would be
+                del env[key]
         parts = [*self._pythonpath]
         if env.get("PYTHONPATH"):
             parts.append(env["PYTHONPATH"])

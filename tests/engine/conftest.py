@@ -43,7 +43,7 @@ def cluster(name: str = "prod", **overrides: Any) -> Desired:
 def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     engines: list[Engine] = []
 
-    def make(**config: str) -> Engine:
+    def make(aws_env: dict[str, str] | None = None, **config: str) -> Engine:
         cfg = {
             "fireworks:apiKey": API_KEY,
             "fireworks:accountId": ACCOUNT,
@@ -57,6 +57,7 @@ def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[
         env = {
             k: "" for k in ("FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID", "FIREWORKS_BASE_URL", "FWCLUSTER_PREFLIGHT")
         }
+        env.update(aws_env or {})
         engine = Engine(cwd=tmp_path, config=cfg, env=env, state_path=tmp_path / f"state-{len(engines)}.json")
         engines.append(engine)
         return engine
@@ -64,3 +65,27 @@ def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[
     yield make
     for engine in engines:
         engine.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from pulumi_fwcluster.testing.aws import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """moto, emptied and seeded with a correct BYOC setup; returns the env for the provider process and the spec."""
+    from pulumi_fwcluster.testing.aws import AWS_ENV_CONFLICTS, aws_env, reset, seed_byoc
+
+    reset(moto_endpoint)
+    env = {**aws_env(moto_endpoint), **dict.fromkeys(AWS_ENV_CONFLICTS, "")}
+    for key, value in env.items():
+        if value:
+            monkeypatch.setenv(key, value)
+        else:
+            monkeypatch.delenv(key, raising=False)
+    eks = seed_byoc(moto_endpoint, account=AWS_ACCOUNT, cluster_name="prod")
+    return {"env": env, "eks": eks}
