@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fwconst import API_KEY
 
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
-
-API_KEY = "fw-test-0123456789abcdef-SECRET"
-ACCOUNT = "acme"
-AWS_ACCOUNT = "123456789012"
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import logging
 import time
 
 import pytest
-from conftest import ACCOUNT, API_KEY, AWS_ACCOUNT
+from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.errors import (

@@ -7,7 +7,7 @@ every client operation and the provider's create, update, read and delete.
 from __future__ import annotations
 
 import pytest
-from conftest import ACCOUNT, API_KEY, AWS_ACCOUNT
+from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 from openapi import require_spec, validate_request, validate_response
 
 from pulumi_fwcluster.client import Cluster, FireworksClient

@@ -7,36 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT
 
-from pulumi_fwcluster.provider import ClusterProvider
-from pulumi_fwcluster.resource import ClusterArgs, EksClusterArgs, cluster_props
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
-from pulumi_fwcluster.testing.engine import Desired, Engine
-
-API_KEY = "fw-test-0123456789abcdef-SECRET"
-ACCOUNT = "acme"
-AWS_ACCOUNT = "123456789012"
-TYPE = "pulumi-python:dynamic/fireworks:Cluster"
-INFERENCE = f"arn:aws:iam::{AWS_ACCOUNT}:role/fireworks-inference-prod"
-
-
-def cluster(name: str = "prod", **overrides: Any) -> Desired:
-    """What `Cluster(name, ClusterArgs(...))` registers; `overrides` replace ClusterArgs or EksClusterArgs fields."""
-    eks_fields = {f for f in EksClusterArgs.__dataclass_fields__}
-    eks = {
-        "aws_account_id": AWS_ACCOUNT,
-        "region": "us-east-1",
-        "cluster_name": "prod",
-        "inference_role": INFERENCE,
-        **{k: v for k, v in overrides.items() if k in eks_fields},
-    }
-    args = {
-        "cluster_id": "prod-use1",
-        "display_name": "Prod",
-        **{k: v for k, v in overrides.items() if k not in eks_fields},
-    }
-    props = cluster_props(ClusterArgs(eks_cluster=EksClusterArgs(**eks), **args))
-    return Desired(name, ClusterProvider(), props, TYPE)
+from pulumi_fwcluster.testing.engine import Engine
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import ACCOUNT, API_KEY, AWS_ACCOUNT, cluster
+from enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, cluster
 
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.testing.emulator import EmulatorHandle

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from conftest import AWS_ACCOUNT, cluster
+from enginehelpers import AWS_ACCOUNT, cluster
 
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from pulumi_fwcluster.testing.engine import UNKNOWN, Desired, Engine

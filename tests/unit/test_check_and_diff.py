@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import ACCOUNT, API_KEY, AWS_ACCOUNT
+from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 from pulumi.output import Unknown
 
 from pulumi_fwcluster import spec

@@ -1,0 +1,140 @@
+"""The `fwcluster` command line. `fwcluster preflight` runs the AWS preflight checks on an eksCluster spec.
+
+Exit codes: 0 when no check failed, 1 when one did, 2 for usage errors (bad flags, unreadable spec file).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .preflight import FIELDS, PreflightReport, default_session, run_preflight
+
+_STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
+
+# flag name -> camelCase eksCluster field
+_SPEC_FLAGS = {
+    "account": "awsAccountId",
+    "region": "region",
+    "cluster_name": "clusterName",
+    "bucket": "storageBucketName",
+    "manager_role": "fireworksManagerRole",
+    "metric_writer_role": "metricWriterRole",
+    "load_balancer_controller_role": "loadBalancerControllerRole",
+    "inference_role": "inferenceRole",
+    "workload_identity_pool_provider_id": "workloadIdentityPoolProviderId",
+}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="pulumi-fwcluster")
+def main() -> None:
+    """Tools for Fireworks AI bring-your-own-cloud clusters."""
+
+
+def load_spec_file(path: str) -> dict[str, Any]:
+    """Read a YAML or JSON file holding the camelCase eksCluster object, or a document with a top-level
+    `eksCluster` key (a Cluster body). Raises click.BadParameter with the reason."""
+    import yaml
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror}", param_hint="--file") from None
+    try:
+        doc = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"{path} is not valid YAML/JSON: {exc}", param_hint="--file") from None
+    if isinstance(doc, dict) and isinstance(doc.get("eksCluster"), dict):
+        doc = doc["eksCluster"]
+    if not isinstance(doc, dict):
+        raise click.BadParameter(f"{path} must hold an eksCluster object (a mapping)", param_hint="--file")
+    unknown = sorted(set(doc) - set(FIELDS))
+    if unknown:
+        raise click.BadParameter(
+            f"{path}: unknown eksCluster field(s) {', '.join(unknown)}; expected some of {', '.join(FIELDS)}",
+            param_hint="--file",
+        )
+    return {str(k): v for k, v in doc.items() if v is not None}
+
+
+def render_rich(report: PreflightReport, *, problems_only: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Fireworks BYOC preflight", show_lines=False)
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("field", no_wrap=True)
+    table.add_column("message", overflow="fold", min_width=30)
+    for f in report.findings:
+        if problems_only and f.status == "ok":
+            continue
+        message = _escape(f.message)
+        if f.remediation:
+            message += f"\n[italic]fix:[/italic] {_escape(f.remediation)}"
+        table.add_row(
+            f"[{_STYLES[f.status]}]{f.status.upper()}[/]",
+            f.check,
+            f.field.removeprefix("eksCluster.") or "-",
+            message,
+        )
+    console.print(table)
+    style = "bold green" if report.ok else "bold red"
+    console.print(f"[{style}]{_escape(report.summary())}[/]")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@main.command()
+@click.option("--file", "-f", "spec_file", metavar="PATH", help="YAML/JSON eksCluster object ('-' for stdin).")
+@click.option("--account", help="eksCluster.awsAccountId (12 digits).")
+@click.option("--region", help="eksCluster.region; also the session's region.")
+@click.option("--cluster-name", help="eksCluster.clusterName.")
+@click.option("--bucket", help="eksCluster.storageBucketName.")
+@click.option("--manager-role", help="eksCluster.fireworksManagerRole (ARN).")
+@click.option("--metric-writer-role", help="eksCluster.metricWriterRole (ARN).")
+@click.option("--load-balancer-controller-role", help="eksCluster.loadBalancerControllerRole (ARN).")
+@click.option("--inference-role", help="eksCluster.inferenceRole (ARN).")
+@click.option("--workload-identity-pool-provider-id", help="eksCluster.workloadIdentityPoolProviderId.")
+@click.option("--profile", help="AWS profile (default: the standard credential chain, e.g. AWS_PROFILE).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--problems-only", is_flag=True, help="Hide the rows of checks that passed.")
+def preflight(
+    spec_file: str | None, profile: str | None, as_json: bool, problems_only: bool, **flags: str | None
+) -> None:
+    """Check that the AWS side of a BYOC cluster is ready for Fireworks (read-only).
+
+    Give the eksCluster spec with --file, with flags, or both (flags win). Exit code 1 when a check fails.
+    Needs eks:DescribeCluster, s3:ListBucket, iam:GetRole and iam:GetOpenIDConnectProvider; a denied call
+    is reported as skipped.
+    """
+    spec: dict[str, Any] = load_spec_file(spec_file) if spec_file else {}
+    spec.update({_SPEC_FLAGS[k]: v for k, v in flags.items() if v is not None})
+    if not spec:
+        raise click.UsageError("give the eksCluster spec with --file or with flags such as --account and --region")
+
+    region = spec.get("region")
+    session = default_session(profile_name=profile, region_name=region if isinstance(region, str) else None)
+    if profile and profile not in session.available_profiles:
+        raise click.BadParameter(f"the AWS profile {profile!r} is not configured", param_hint="--profile")
+    # A bad AWS_PROFILE from the environment is reported by run_preflight as the aws.credentials finding.
+    report = run_preflight(spec, session)
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        render_rich(report, problems_only=problems_only)
+    sys.exit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,35 @@
+"""Helpers for the engine tests: what the program registers for a Cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
+
+from pulumi_fwcluster.provider import ClusterProvider
+from pulumi_fwcluster.resource import ClusterArgs, EksClusterArgs, cluster_props
+from pulumi_fwcluster.testing.engine import Desired
+
+__all__ = ["ACCOUNT", "API_KEY", "AWS_ACCOUNT", "INFERENCE", "TYPE", "cluster"]
+
+TYPE = "pulumi-python:dynamic/fireworks:Cluster"
+INFERENCE = f"arn:aws:iam::{AWS_ACCOUNT}:role/fireworks-inference-prod"
+
+
+def cluster(name: str = "prod", **overrides: Any) -> Desired:
+    """What `Cluster(name, ClusterArgs(...))` registers; `overrides` replace ClusterArgs or EksClusterArgs fields."""
+    eks_fields = {f for f in EksClusterArgs.__dataclass_fields__}
+    eks = {
+        "aws_account_id": AWS_ACCOUNT,
+        "region": "us-east-1",
+        "cluster_name": "prod",
+        "inference_role": INFERENCE,
+        **{k: v for k, v in overrides.items() if k in eks_fields},
+    }
+    args = {
+        "cluster_id": "prod-use1",
+        "display_name": "Prod",
+        **{k: v for k, v in overrides.items() if k not in eks_fields},
+    }
+    props = cluster_props(ClusterArgs(eks_cluster=EksClusterArgs(**eks), **args))
+    return Desired(name, ClusterProvider(), props, TYPE)
