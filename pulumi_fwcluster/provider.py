@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import pulumi
@@ -225,8 +226,10 @@ class ClusterProvider(ResourceProvider):
                     + "; ".join(f"{f.property}: {f.reason}" for f in failures)
                 )
         client = self._client()
-        self._submit(client, inputs, account, cluster_id)
-        cluster = self._wait_ready(client, account, cluster_id, name, self.settings.create_timeout, "create")
+        with _explained(f"creating {name} failed", "Nothing was recorded in the stack; the next `pulumi up` tries "
+                        "again, and adopts the cluster if this attempt made it."):  # fmt: skip
+            self._submit(client, inputs, account, cluster_id)
+            cluster = self._wait_ready(client, account, cluster_id, name, self.settings.create_timeout, "create")
         return CreateResult(name, outputs_for(inputs, cluster))
 
     def _submit(self, client: FireworksClient, inputs: Mapping[str, Any], account: str, cluster_id: str) -> Cluster:
@@ -269,6 +272,11 @@ class ClusterProvider(ResourceProvider):
         try:
             cluster = wait_for(lambda: client.find(cluster_id, account_id=account), change)
         except ClusterFailed as exc:
+            if op == "update":  # the cluster is in the stack: replacing it is the user's call
+                raise ProviderError(
+                    f"{name} is FAILED after the update: {exc.code}: {exc.message}. A FAILED cluster must be deleted "
+                    "and re-created: run `pulumi up --replace <this resource's URN>`."
+                ) from None
             cleanup = self._delete_failed(client, account, cluster_id)
             raise ProviderError(
                 f"{name} reached FAILED during {op}: {exc.code}: {exc.message}. {cleanup} Nothing was recorded in "
@@ -297,7 +305,8 @@ class ClusterProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         account, cluster_id = parse_id(id_)
-        cluster = self._client().find(cluster_id, account_id=account)
+        with _explained(f"reading {id_} failed", "The stack is unchanged."):
+            cluster = self._client().find(cluster_id, account_id=account)
         if cluster is None:
             return ReadResult(None, {})
         old = {k: v for k, v in props.items() if not k.startswith("__")}
@@ -310,29 +319,44 @@ class ClusterProvider(ResourceProvider):
         changes = spec.diff(olds, inputs)
         client = self._client()
         patch = {path: spec.get_path(inputs, path) or "" for path in spec.updatable(changes)}
-        if patch:
-            client.update(cluster_id, patch, account_id=account)
-        cluster = self._wait_ready(client, account, cluster_id, id_, self.settings.update_timeout, "update")
+        with _explained(f"updating {id_} failed", "The stack keeps the old values; the next `pulumi up` tries again "
+                        "(if the cluster was deleted outside Pulumi, run `pulumi refresh` first)."):  # fmt: skip
+            if patch:
+                client.update(cluster_id, patch, account_id=account)
+            cluster = self._wait_ready(client, account, cluster_id, id_, self.settings.update_timeout, "update")
         return UpdateResult(outputs_for(inputs, cluster))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         account, cluster_id = parse_id(id_)
         client = self._client()
-        try:
-            client.delete(cluster_id, account_id=account)
-        except NotFound:
-            return
         timeout = self.settings.delete_timeout
         try:
-            wait_for(
-                lambda: client.find(cluster_id, account_id=account),
-                StateChange(("DELETING", "READY", "CREATING", "FAILED"), (GONE,), self._policy(timeout), id_),
-            )
+            with _explained(f"deleting {id_} failed", "The cluster stays in the stack; the next `pulumi destroy` "
+                            "tries again."):  # fmt: skip
+                try:
+                    client.delete(cluster_id, account_id=account)
+                except NotFound:
+                    return  # already gone: deleting is idempotent
+                wait_for(
+                    lambda: client.find(cluster_id, account_id=account),
+                    StateChange(("DELETING", "READY", "CREATING"), (GONE,), self._policy(timeout), id_),
+                )
         except WaitTimeout as exc:
             raise ProviderError(
                 f"{id_} is still {exc.last_state} after {timeout:g}s (fireworks:deleteTimeout). Deletion was "
                 "requested and the cluster stays in the stack; the next `pulumi destroy` or `pulumi up` resumes waiting."
             ) from None
+
+
+@contextmanager
+def _explained(what: str, consequence: str) -> Iterator[None]:
+    """Turn an API error into one that also says what the stack holds and what the next run will do."""
+    try:
+        yield
+    except (ProviderError, WaitTimeout):
+        raise
+    except FireworksError as exc:
+        raise ProviderError(f"{what}: {exc}. {consequence}") from None
 
 
 def _missing_account_reason() -> str:

@@ -147,3 +147,32 @@ def test_delete_of_a_cluster_already_gone_succeeds(
     plan = engine.destroy()
     assert plan.ok, plan.render()
     assert engine.stack.resources == []
+
+
+def test_failed_delete_keeps_the_cluster_in_the_stack_and_destroy_retries(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    engine = make_engine(**{"fireworks:maxRetries": "1"})
+    assert engine.up([cluster()]).ok
+    fireworks.backend.fail_next(2, status=500, method="DELETE")
+    plan = engine.destroy()
+    assert not plan.ok
+    message = plan.step("prod").error_message
+    assert "deleting" in message and "stays in the stack" in message and "pulumi destroy" in message
+    assert engine.stack.get("prod") is not None and fireworks.backend.cluster_names() == [NAME]
+    assert engine.destroy().ok
+    assert engine.stack.resources == [] and fireworks.backend.cluster_names() == []
+
+
+def test_update_of_a_cluster_deleted_out_of_band_says_to_refresh(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    engine = make_engine()
+    assert engine.up([cluster()]).ok
+    fireworks.backend.reset()
+    plan = engine.up([cluster(display_name="New")])
+    assert not plan.ok
+    message = plan.step("prod").error_message
+    assert "NOT_FOUND" in message and "pulumi refresh" in message
+    state = engine.stack.get("prod")
+    assert state is not None and state.outputs["displayName"] == "Prod"  # the old values stay
