@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/python -m pulumi_fwcluster.demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check pulumi_fwcluster tests examples bench
-	$(BIN)/ruff format --check pulumi_fwcluster tests examples bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict pulumi_fwcluster
