@@ -84,3 +84,11 @@ def test_retry_after_accepts_seconds_and_http_dates() -> None:
     assert _parse_retry_after("3") == 3.0
     assert _parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
     assert _parse_retry_after("soon") is None
+
+
+def test_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for s in SETTINGS:
+        assert f"`{s.config_key}`" in readme and f"`{s.env}`" in readme, s.attr
