@@ -74,6 +74,7 @@ _OUTPUTS = {
     "createTime": "create_time",
     "updateTime": "update_time",
 }
+_TO_WIRE = {python: wire for wire, python in _OUTPUTS.items()}
 
 
 class Cluster(Resource, module="fireworks", name="Cluster"):
@@ -95,10 +96,14 @@ class Cluster(Resource, module="fireworks", name="Cluster"):
     def __init__(
         self, resource_name: str, args: ClusterArgs | None, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        props: dict[str, Any] = dict.fromkeys(_OUTPUTS)
+        # Property keys here are the Python attribute names; the translate methods map them to the API's names.
+        props: dict[str, Any] = dict.fromkeys(_OUTPUTS.values())
         if args is not None:
-            props.update(cluster_props(args))
+            props.update({_OUTPUTS[key]: value for key, value in cluster_props(args).items()})
         super().__init__(ClusterProvider(), resource_name, props, opts)
+
+    def translate_input_property(self, prop: str) -> str:
+        return _TO_WIRE.get(prop, prop)
 
     def translate_output_property(self, prop: str) -> str:
         return _OUTPUTS.get(prop, prop)
