@@ -86,10 +86,8 @@ def inputs_from_live(account: str, cluster: Cluster, old: Mapping[str, Any]) -> 
             live[group] = {k: v for k, v in value.items() if v}
     eks = live.get("eksCluster")
     old_eks = old.get("eksCluster") or {}
-    if eks and "fireworksManagerRole" not in old_eks and eks.get("awsAccountId"):
-        default = rules.default_manager_role("aws", eks["awsAccountId"])
-        if eks.get("fireworksManagerRole") in (default, None):
-            eks.pop("fireworksManagerRole", None)
+    if eks and "fireworksManagerRole" not in old_eks and eks.get("fireworksManagerRole") == _default_manager_role(eks):
+        del eks["fireworksManagerRole"]
     normalized, _ = spec.normalize(live)
     return normalized
 
@@ -105,8 +103,15 @@ def _api_default(path: str, desired: Mapping[str, Any], have: Mapping[str, Any])
     """The API fills fireworksManagerRole in when it is left empty; that is not a mismatch."""
     if path != "eksCluster.fireworksManagerRole" or spec.get_path(desired, path):
         return False
-    account = spec.get_path(desired, "eksCluster.awsAccountId") or ""
-    return have.get(path) == rules.default_manager_role("aws", account)
+    return have.get(path) == _default_manager_role(desired.get("eksCluster") or {})
+
+
+def _default_manager_role(eks: Mapping[str, Any]) -> str:
+    """The manager role ARN the API uses when eksCluster.fireworksManagerRole is empty."""
+    from .preflight.offline import partition_for_region
+
+    partition = partition_for_region(eks.get("region")) or "aws"
+    return rules.default_manager_role(partition, str(eks.get("awsAccountId") or ""))
 
 
 class ClusterProvider(ResourceProvider):

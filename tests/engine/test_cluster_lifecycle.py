@@ -125,3 +125,23 @@ def test_parallel_up_of_many_clusters(fireworks: EmulatorHandle, make_engine: Ca
     assert plan.ok and set(plan.ops().values()) == {"create"}, plan.render()
     assert len(fireworks.backend.cluster_names()) == 6
     assert engine.destroy().ok
+
+
+def test_a_manager_role_the_api_fills_in_is_not_drift(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    fireworks.backend.default_manager_role = True  # the real API fills in arn:...:role/FireworksManagerRole
+    try:
+        engine = make_engine()
+        assert engine.up([cluster()]).ok
+        live = client_for(fireworks).get("prod-use1")
+        assert live.eks_cluster and live.eks_cluster["fireworksManagerRole"].endswith(":role/FireworksManagerRole")
+        plan = engine.refresh()
+        assert "eksCluster" not in plan.step("prod").diffs, plan.render()
+        assert engine.preview([cluster()]).ops() == {"prod": "same"}
+        # and a re-run after a lost reply still adopts the cluster the API completed
+        engine.stack.resources = []
+        assert engine.up([cluster()]).ok
+        assert fireworks.backend.cluster_names() == [NAME]
+    finally:
+        fireworks.backend.default_manager_role = False
