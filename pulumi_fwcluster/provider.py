@@ -8,11 +8,13 @@ engine worker thread.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 from pulumi.dynamic import (
@@ -28,12 +30,15 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown, contains_unknowns
 
 from . import rules, spec
-from .client import Cluster, FireworksClient
 from .errors import AlreadyExists, ClusterFailed, FireworksError, NotFound, WaitTimeout
 from .settings import SETTINGS, Settings, resolve
 from .waiter import GONE, StateChange, WaitPolicy, wait_for
 
+if TYPE_CHECKING:  # check and diff never need HTTP: requests loads on the first create, read, update or delete
+    from .client import Cluster, FireworksClient
+
 PROVISIONING = ("CREATING", "STATE_UNSPECIFIED")
+PREFLIGHT_REUSE_SECONDS = 60.0
 
 
 def _is_unknown(value: Any) -> bool:
@@ -53,6 +58,8 @@ def parse_id(resource_id: str) -> tuple[str, str]:
 
 
 def desired_cluster(props: Mapping[str, Any]) -> Cluster:
+    from .client import Cluster
+
     return Cluster(
         display_name=props.get("displayName") or "",
         eks_cluster=dict(props["eksCluster"]) if props.get("eksCluster") else None,
@@ -124,6 +131,7 @@ class ClusterProvider(ResourceProvider):
         self._settings: Settings | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._preflight_passed: dict[str, float] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         return {}
@@ -155,6 +163,8 @@ class ClusterProvider(ResourceProvider):
         # requests.Session is not documented as thread-safe, and the server runs 4 worker threads.
         client: FireworksClient | None = getattr(self._local, "client", None)
         if client is None:
+            from .client import FireworksClient
+
             client = FireworksClient(settings=self.settings)
             self._local.client = client
         return client
@@ -187,9 +197,19 @@ class ClusterProvider(ResourceProvider):
         return bool(contains_unknowns(old_eks) or old_eks != eks)
 
     def _preflight_failures(self, eks: Mapping[str, Any]) -> list[CheckFailure]:
+        # `up` checks a spec and creates it seconds later in this process (a replacement checks it twice): a pass
+        # that recent is reused, so only a stale preview pays for a second round of AWS calls before submission.
+        key = json.dumps(eks, sort_keys=True)
+        with self._lock:
+            passed_at = self._preflight_passed.get(key)
+        if passed_at is not None and time.monotonic() - passed_at < PREFLIGHT_REUSE_SECONDS:
+            return []
         from .preflight import run_preflight
 
         report = run_preflight(dict(eks))
+        if report.ok:
+            with self._lock:
+                self._preflight_passed[key] = time.monotonic()
         mode = self.settings.preflight
         for finding in report.warnings:
             pulumi.log.warn(f"preflight {finding.field or 'aws'}: {finding.message}")
@@ -233,8 +253,10 @@ class ClusterProvider(ResourceProvider):
         client = self._client()
         with _explained(f"creating {name} failed", "Nothing was recorded in the stack; the next `pulumi up` tries "
                         "again, and adopts the cluster if this attempt made it."):  # fmt: skip
-            self._submit(client, inputs, account, cluster_id)
-            cluster = self._wait_ready(client, account, cluster_id, name, self.settings.create_timeout, "create")
+            submitted = self._submit(client, inputs, account, cluster_id)
+            cluster = self._wait_ready(
+                client, account, cluster_id, name, self.settings.create_timeout, "create", seen=submitted
+            )
         return CreateResult(name, outputs_for(inputs, cluster))
 
     def _submit(self, client: FireworksClient, inputs: Mapping[str, Any], account: str, cluster_id: str) -> Cluster:
@@ -271,11 +293,19 @@ class ClusterProvider(ResourceProvider):
         return existing
 
     def _wait_ready(
-        self, client: FireworksClient, account: str, cluster_id: str, name: str, timeout: float, op: str
+        self,
+        client: FireworksClient,
+        account: str,
+        cluster_id: str,
+        name: str,
+        timeout: float,
+        op: str,
+        *,
+        seen: Cluster | None = None,
     ) -> Cluster:
         change = StateChange(PROVISIONING, ("READY",), self._policy(timeout), name)
         try:
-            cluster = wait_for(lambda: client.find(cluster_id, account_id=account), change)
+            cluster = wait_for(lambda: client.find(cluster_id, account_id=account), change, seen=seen)
         except ClusterFailed as exc:
             if op == "update":  # the cluster is in the stack: replacing it is the user's call
                 raise ProviderError(
@@ -326,9 +356,10 @@ class ClusterProvider(ResourceProvider):
         patch = {path: spec.get_path(inputs, path) or "" for path in spec.updatable(changes)}
         with _explained(f"updating {id_} failed", "The stack keeps the old values; the next `pulumi up` tries again "
                         "(if the cluster was deleted outside Pulumi, run `pulumi refresh` first)."):  # fmt: skip
-            if patch:
-                client.update(cluster_id, patch, account_id=account)
-            cluster = self._wait_ready(client, account, cluster_id, id_, self.settings.update_timeout, "update")
+            patched = client.update(cluster_id, patch, account_id=account) if patch else None
+            cluster = self._wait_ready(
+                client, account, cluster_id, id_, self.settings.update_timeout, "update", seen=patched
+            )
         return UpdateResult(outputs_for(inputs, cluster))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:

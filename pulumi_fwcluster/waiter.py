@@ -9,9 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .client import Cluster
 from .errors import ClusterFailed, FireworksError, WaitTimeout
+
+if TYPE_CHECKING:  # the client (and requests) loads only where HTTP is needed
+    from .client import Cluster
 
 GONE = "GONE"  # the pseudo-state of a cluster that no longer exists
 
@@ -40,17 +43,20 @@ def wait_for(
     refresh: Callable[[], Cluster | None],
     change: StateChange,
     *,
+    seen: Cluster | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Cluster | None:
     """Poll `refresh` (None means the cluster is gone) until its state is a target.
 
-    Raises ClusterFailed on FAILED (with the cluster's status code and message), WaitTimeout at the deadline
-    (naming the last state seen), and FireworksError on a state that is neither pending nor target."""
+    `seen` is a state already in hand, such as the reply to the POST or PATCH that started the change: it counts
+    as the first poll, so no request repeats what the reply just said. Raises ClusterFailed on FAILED (with the
+    cluster's status code and message), WaitTimeout at the deadline (naming the last state seen), and
+    FireworksError on a state that is neither pending nor target."""
     deadline = clock() + change.policy.timeout
     interval = change.policy.initial
     while True:
-        cluster = refresh()
+        cluster, seen = (seen, None) if seen is not None else (refresh(), None)
         state = status_of(cluster)
         if state in change.target:
             return cluster

@@ -147,78 +147,83 @@ def run_preflight(
             raise
         report.findings.append(online.credentials_failure(exc))
         return skip_all("the AWS credentials check failed (see aws.credentials)")
-    identity = online.caller_identity(clients.sts)
-    if isinstance(identity, Finding):
-        report.findings.append(identity)
-        return skip_all("the AWS credentials check failed (see aws.credentials)")
-    report.findings.append(
-        Finding("aws.credentials", "", "ok", f"credentials work: {identity.arn}"),
-    )
-    if not account_ok:
-        return skip_all("eksCluster.awsAccountId is missing or invalid")
-    assert account is not None
-    account_finding = online.check_account(identity, account)
-    report.findings.append(account_finding)
-    if account_finding.status == "fail":
-        return skip_all(f"the credentials are for another account ({identity.account})")
-
-    # Phase 3: lookups, concurrently.
+    # Phases 2 and 3 overlap: the identity gate runs beside the look-ups, which need only the spec's account, so
+    # a preflight costs the slowest chain of calls rather than gate + chain. When the gate fails, the look-ups'
+    # results are discarded (they are read-only, so nothing is lost but their time).
     partition = partition_for_region(spec.region) or "aws"
     if spec.region in eks_regions():
         partition = eks_regions()[spec.region]
     region = spec.region or ""
-    roles = _roles(spec, selected, partition, account)
+    spec_account = account or ""
+    roles = _roles(spec, selected, partition, spec_account) if account_ok else {}
     want_cluster = spec.cluster_name is not None and (
         "clusterName" in selected or any(c in IRSA_SERVICE_ACCOUNTS for c in roles)
     )
+    pool = ThreadPoolExecutor(max_workers=max(opts.max_workers, 1), thread_name_prefix="preflight")
+    identity_future = pool.submit(online.caller_identity, clients.sts)
+    if opts.max_workers <= 1:
+        identity_future.result()  # sequential mode: the gate first, as a plain run would
 
-    with ThreadPoolExecutor(max_workers=max(opts.max_workers, 1), thread_name_prefix="preflight") as pool:
+    cluster_future: Future[tuple[online.ClusterResult, Finding | None]] | None = None
+    if account_ok and want_cluster and region_ok:
+        assert spec.cluster_name is not None and clients.eks is not None
+        cluster_name = spec.cluster_name
+        eks = clients.eks
 
-        def submit(fn: Callable[[], T]) -> Future[T]:
-            return pool.submit(fn)
-
-        cluster_future: Future[tuple[online.ClusterResult, Finding | None]] | None = None
-        if want_cluster and region_ok:
-            assert spec.cluster_name is not None and clients.eks is not None
-            cluster_name = spec.cluster_name
-            eks = clients.eks
-
-            def cluster_task() -> tuple[online.ClusterResult, Finding | None]:
-                result = online.describe_cluster(eks, cluster_name, region=region, account=account)
-                provider: Finding | None = None
-                if result.issuer is not None:
-                    arn = online.oidc_provider_arn(result.partition or partition, account, result.issuer)
-                    provider = _guard(
-                        lambda: online.check_oidc_provider(clients.iam, arn, cluster_name=cluster_name),
-                        "iam.oidc_provider",
-                        path("clusterName"),
-                        "iam:GetOpenIDConnectProvider",
-                    )
-                return result, provider
-
-            cluster_future = submit(cluster_task)
-
-        bucket_future: Future[list[Finding]] | None = None
-        if spec.storage_bucket_name is not None and "storageBucketName" in selected and region_ok:
-            bucket, s3 = spec.storage_bucket_name, clients.s3
-            bucket_future = submit(
-                lambda: online.check_bucket(s3, bucket, account=account, region=region),
-            )
-
-        role_futures: dict[str, Future[online.RoleResult]] = {}
-        for camel, (arn, note) in roles.items():
-            role_futures[camel] = pool.submit(
-                functools.partial(
-                    online.check_role,
-                    clients.iam,
-                    arn,
-                    field_path=path(camel),
-                    caller_account=identity.account,
-                    note=note,
-                    attempts=opts.iam_attempts,
-                    delay=opts.iam_retry_delay,
+        def cluster_task() -> tuple[online.ClusterResult, Finding | None]:
+            result = online.describe_cluster(eks, cluster_name, region=region, account=spec_account)
+            provider: Finding | None = None
+            if result.issuer is not None:
+                arn = online.oidc_provider_arn(result.partition or partition, spec_account, result.issuer)
+                provider = _guard(
+                    lambda: online.check_oidc_provider(clients.iam, arn, cluster_name=cluster_name),
+                    "iam.oidc_provider",
+                    path("clusterName"),
+                    "iam:GetOpenIDConnectProvider",
                 )
+            return result, provider
+
+        cluster_future = pool.submit(cluster_task)
+
+    bucket_future: Future[list[Finding]] | None = None
+    if account_ok and spec.storage_bucket_name is not None and "storageBucketName" in selected and region_ok:
+        bucket, s3 = spec.storage_bucket_name, clients.s3
+        bucket_future = pool.submit(lambda: online.check_bucket(s3, bucket, account=spec_account, region=region))
+
+    role_futures: dict[str, Future[online.RoleResult]] = {}
+    for camel, (arn, note) in roles.items():
+        role_futures[camel] = pool.submit(
+            functools.partial(
+                online.check_role,
+                clients.iam,
+                arn,
+                field_path=path(camel),
+                caller_account=spec_account,  # kept only when the gate proves the caller is in this account
+                note=note,
+                attempts=opts.iam_attempts,
+                delay=opts.iam_retry_delay,
             )
+        )
+
+    def abandon(reason: str) -> PreflightReport:
+        pool.shutdown(wait=False, cancel_futures=True)
+        return skip_all(reason)
+
+    identity = identity_future.result()
+    if isinstance(identity, Finding):
+        report.findings.append(identity)
+        return abandon("the AWS credentials check failed (see aws.credentials)")
+    report.findings.append(
+        Finding("aws.credentials", "", "ok", f"credentials work: {identity.arn}"),
+    )
+    if not account_ok:
+        return abandon("eksCluster.awsAccountId is missing or invalid")
+    assert account is not None
+    account_finding = online.check_account(identity, account)
+    report.findings.append(account_finding)
+    if account_finding.status == "fail":
+        return abandon(f"the credentials are for another account ({identity.account})")
+    pool.shutdown(wait=True)
 
     # Phase 4: assemble in a fixed order, evaluating trust policies.
     cluster: online.ClusterResult | None = None

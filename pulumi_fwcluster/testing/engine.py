@@ -63,6 +63,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime._serialization import _serialize
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
+_SERIALIZE_LOCK = threading.Lock()
+
 __all__ = [
     "DEFAULT_TYPE",
     "PROVIDER_KEY",
@@ -758,8 +760,12 @@ class Engine:
 
     @staticmethod
     def serialize(provider: ResourceProvider) -> str:
-        """``__provider`` exactly as ``pulumi.dynamic.Resource.__init__`` computes it (unwrapped)."""
-        value, _contains_secrets = _serialize(True, serialize_provider, provider)
+        """``__provider`` exactly as ``pulumi.dynamic.Resource.__init__`` computes it (unwrapped).
+
+        Serialised under a lock: the SDK swaps `pickle.Pickler` process-wide while it works, and two threads doing
+        that at once can leave the swap stacked for good (a RecursionError some thousand calls later)."""
+        with _SERIALIZE_LOCK:
+            value, _contains_secrets = _serialize(True, serialize_provider, provider)
         return str(value)
 
     def _goal(self, d: Desired) -> dict[str, Any]:

@@ -46,6 +46,7 @@ def test_full_lifecycle(fireworks: EmulatorHandle, make_engine: Callable[..., En
     plan = engine.up([cluster(display_name="Prod (us-east-1)")])
     assert plan.ops() == {"prod": "update"} and plan.step("prod").diffs == ["displayName"], plan.render()
     assert mutating_since(fireworks, before) == ["PATCH prod-use1"]
+    assert [r.method for r in log.requests[before:]] == ["PATCH"]  # its reply says READY: no poll repeats it
     assert fireworks.backend.requests[before].body == {"displayName": "Prod (us-east-1)"}
     assert plan.step("prod").outputs["displayName"] == "Prod (us-east-1)"
     assert plan.step("prod").outputs["eksCluster"]["inferenceRole"] == INFERENCE  # update returns every output

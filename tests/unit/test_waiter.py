@@ -77,3 +77,20 @@ def test_unexpected_state_is_an_error() -> None:
     _, refresh = states("DELETING")
     with pytest.raises(FireworksError, match="DELETING"):
         wait_for(refresh, StateChange(("CREATING",), ("READY",), WaitPolicy(5)), sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+
+
+def test_a_reply_in_hand_counts_as_the_first_poll() -> None:
+    clock = Clock()
+    calls: list[str] = []
+
+    def refresh() -> Cluster:
+        calls.append("GET")
+        return Cluster(name="accounts/a/clusters/c", state="READY")
+
+    creating = Cluster(name="accounts/a/clusters/c", state="CREATING")
+    change = StateChange(("CREATING",), ("READY",), WaitPolicy(timeout=10, initial=1))
+    assert wait_for(refresh, change, seen=creating, sleep=clock.sleep, clock=clock) is not None
+    assert calls == ["GET"] and clock.sleeps == [1]  # slept first, then one poll
+    ready = Cluster(name="accounts/a/clusters/c", state="READY")
+    assert wait_for(refresh, change, seen=ready, sleep=clock.sleep, clock=clock) is ready
+    assert calls == ["GET"]  # already READY: no request at all
