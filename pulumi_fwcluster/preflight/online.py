@@ -20,18 +20,6 @@ ACCESS_DENIED = frozenset(
     {"AccessDenied", "AccessDeniedException", "403", "Forbidden", "UnauthorizedOperation", "UnauthorizedAccess"}
 )
 NOT_FOUND_BUCKET = frozenset({"404", "NoSuchBucket", "NotFound"})
-CREDENTIAL_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-        "AuthFailure",
-        "RequestExpired",
-    }
-)
 
 CREDENTIALS_HELP = (
     "provide AWS credentials for the cluster's account: set AWS_PROFILE (and run `aws sso login --profile "
