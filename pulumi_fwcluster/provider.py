@@ -39,6 +39,11 @@ if TYPE_CHECKING:  # check and diff never need HTTP: requests loads on the first
 
 PROVISIONING = ("CREATING", "STATE_UNSPECIFIED")
 PREFLIGHT_REUSE_SECONDS = 60.0
+# What the next run does after a wait timed out: a create recorded nothing, an update kept the old outputs.
+_RESUME = {
+    "create": "the next `pulumi up` adopts it and resumes waiting.",
+    "update": "the stack keeps the old values, and the next `pulumi up` sends the change again and resumes waiting.",
+}
 
 
 def _is_unknown(value: Any) -> bool:
@@ -46,8 +51,8 @@ def _is_unknown(value: Any) -> bool:
 
 
 class ProviderError(Exception):
-    """An operation failed after reaching Fireworks. The text says what happened, the state the cluster is in,
-    and what the next `pulumi up` (or `destroy`) will do."""
+    """An operation could not finish. The text says what happened, the state the cluster is in, and what the next
+    `pulumi up` (or `destroy`) will do."""
 
 
 def parse_id(resource_id: str) -> tuple[str, str]:
@@ -91,9 +96,10 @@ def inputs_from_live(account: str, cluster: Cluster, old: Mapping[str, Any]) -> 
     for group, value in (("eksCluster", cluster.eks_cluster), ("fakeCluster", cluster.fake_cluster)):
         if value:
             live[group] = {k: v for k, v in value.items() if v}
-    eks = live.get("eksCluster")
+    eks: dict[str, Any] = live.get("eksCluster") or {}
     old_eks = old.get("eksCluster") or {}
-    if eks and "fireworksManagerRole" not in old_eks and eks.get("fireworksManagerRole") == _default_manager_role(eks):
+    manager = eks.get("fireworksManagerRole")
+    if manager and "fireworksManagerRole" not in old_eks and manager == _default_manager_role(eks):
         del eks["fireworksManagerRole"]
     normalized, _ = spec.normalize(live)
     return normalized
@@ -175,7 +181,7 @@ class ClusterProvider(ResourceProvider):
 
     # -- check and diff: offline, except for the AWS preflight --------------------------------------------------
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         props = dict(news)
         if props.get("accountId") in (None, ""):
             account = self.settings.account_id
@@ -185,7 +191,7 @@ class ClusterProvider(ResourceProvider):
         if "accountId" not in inputs and not any(f.path == "accountId" for f in failures):
             failures.insert(0, spec.Failure("accountId", _missing_account_reason()))
         out = [CheckFailure(f.path, f.reason) for f in failures]
-        if not out and self._needs_preflight(_olds, inputs):
+        if not out and self._needs_preflight(olds, inputs):
             out.extend(self._preflight_failures(inputs["eksCluster"]))
         return CheckResult(inputs, out)
 
@@ -226,10 +232,7 @@ class ClusterProvider(ResourceProvider):
         changes = spec.diff(olds, news, _is_unknown)
         if not changes.any:
             return DiffResult(changes=False)
-        detail = ", ".join(
-            f"{p} (replace)" if p in changes.replaces or p.split(".")[0] in changes.replaces else p
-            for p in changes.changed
-        )
+        detail = ", ".join(f"{p} (replace)" if p.split(".")[0] in changes.replaces else p for p in changes.changed)
         pulumi.log.info(f"{_id or 'cluster'}: changes {detail}")
         return DiffResult(
             changes=True,
@@ -320,7 +323,7 @@ class ClusterProvider(ResourceProvider):
         except WaitTimeout as exc:
             raise ProviderError(
                 f"{name} is still {exc.last_state} after {timeout:g}s (fireworks:{op}Timeout). The cluster exists "
-                "and Fireworks is still working on it; the next `pulumi up` adopts it and resumes waiting."
+                f"and Fireworks is still working on it; {_RESUME[op]}"
             ) from None
         if cluster is None:
             raise ProviderError(f"{name} disappeared during {op}; the next `pulumi up` will create it again.")
