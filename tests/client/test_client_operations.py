@@ -195,7 +195,7 @@ def test_slow_reply_times_out_without_repeating_the_post(fireworks: EmulatorHand
     with pytest.raises(Unavailable, match="ReadTimeout") as info:
         client.create("prod", eks_cluster())
     assert "retry is safe" in str(info.value)
-    time.sleep(0.5)  # let the slow POST land
+    time.sleep(1.0)  # let the slow POST land
     assert [r.method for r in fireworks.backend.requests if r.method == "POST"] == ["POST"]  # sent once
     assert fireworks.backend.cluster_names() == [f"accounts/{ACCOUNT}/clusters/prod"]
 
