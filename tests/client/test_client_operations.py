@@ -8,6 +8,7 @@ import time
 import pytest
 from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
+from pulumi_fwcluster import __version__
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.errors import (
     AlreadyExists,
@@ -91,7 +92,9 @@ def test_unknown_fields_are_kept() -> None:
 
 def test_user_agent_and_auth_header(fireworks: EmulatorHandle) -> None:
     make_client(fireworks).find("nope")
-    assert fireworks.backend.requests[0].auth_present
+    record = fireworks.backend.requests[0]
+    assert record.auth_present
+    assert record.user_agent == f"pulumi-fwcluster/{__version__}"
 
 
 @pytest.mark.parametrize(

@@ -178,6 +178,9 @@ def test_diff_is_classified_by_the_table(
         assert changes.changed == changed
     assert changes.replaces == replaces
     result = provider.diff(olds["name"], olds, news)
-    assert result.changes is bool(changes.changed)
-    assert result.replaces == (list(replaces) if changes.changed else None) or result.replaces == list(replaces)
-    assert result.delete_before_replace == (dbr if changes.changed else None) or not changes.changed
+    if case == "unchanged":
+        assert result.changes is False
+    else:
+        assert result.changes is True
+        assert result.replaces == list(replaces)
+        assert result.delete_before_replace is dbr

@@ -224,6 +224,7 @@ class RequestRecord:
     response_body: Any
     dropped: bool = False
     fault: str | None = None
+    user_agent: str = ""
 
 
 # ------------------------------------------------------------------------------------------ clusters

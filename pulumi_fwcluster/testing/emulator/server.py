@@ -130,6 +130,7 @@ class _Handler(BaseHTTPRequestHandler):
                 query=query,
                 body=body_json if body_error is None else body_text,
                 auth_present=authorization is not None,
+                user_agent=self.headers.get("User-Agent", ""),
                 status=status,
                 response_body=response,
                 dropped=dropped,
