@@ -45,8 +45,16 @@ except ImportError as _exc:  # pragma: no cover - depends on the installed extra
         "pip install 'pulumi-fwcluster[aws]'"
     ) from _exc
 
-from .preflight.spec import IRSA_SERVICE_ACCOUNTS
-from .preflight.trust import FIREWORKS_GOOGLE_AUDIENCE, STS_AUDIENCE
+from .byoc import (
+    IRSA_SERVICE_ACCOUNTS,
+    MANAGED_TAG_KEY,
+    MANAGED_TAGS,
+    POLICY_VERSION,
+    STS_AUDIENCE,
+    irsa_trust_policy,
+    issuer_host,
+    manager_trust_policy,
+)
 from .resource import EksClusterArgs
 
 __all__ = [
@@ -66,9 +74,6 @@ __all__ = [
 ]
 
 COMPONENT_TYPE = "fireworks:aws:FireworksAwsAccess"
-MANAGED_TAG_KEY = "fireworks.ai:managed"
-MANAGED_TAGS: dict[str, str] = {MANAGED_TAG_KEY: "true"}
-"""The tag Fireworks' manager role policy requires on everything it may touch. Put it on your EKS cluster too."""
 IAM_NAME_MAX = 64
 DEFAULT_MANAGER_ROLE_NAME = "FireworksManagerRole"
 MANAGER_POLICY_NAME = "FireworksClusterManagerPolicy"
@@ -78,7 +83,6 @@ ROLE_PREFIXES: dict[str, str] = {
     "metricWriterRole": "FireworksMetricWriterRole",
     "inferenceRole": "FireworksInferenceRole",
 }
-_VERSION = "2012-10-17"
 
 
 # ------------------------------------------------------------------------------------ pure helpers (no Pulumi)
@@ -89,11 +93,6 @@ def role_name(prefix: str, cluster_name: str) -> str:
     return f"{prefix}-{cluster_name}"[:IAM_NAME_MAX]
 
 
-def issuer_host(issuer: str) -> str:
-    """`https://oidc.eks.<region>.amazonaws.com/id/<ID>` → `oidc.eks.<region>.amazonaws.com/id/<ID>`."""
-    return issuer.removeprefix("https://").rstrip("/")
-
-
 def partition_for(region: str) -> str:
     if region.startswith("cn-"):
         return "aws-cn"
@@ -102,27 +101,12 @@ def partition_for(region: str) -> str:
     return "aws"
 
 
-def manager_trust_policy(audience: str = FIREWORKS_GOOGLE_AUDIENCE) -> dict[str, Any]:
-    """The manager role's trust: Fireworks' control plane (on GCP) through Google federation."""
-    return {
-        "Version": _VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "accounts.google.com"},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {"accounts.google.com:aud": audience}},
-            }
-        ],
-    }
-
-
 def manager_policy() -> dict[str, Any]:
     """`eks:*` and `ecr:*` only on resources tagged fireworks.ai:managed=true. `ecr:GetAuthorizationToken` acts on
     no resource (so no tag condition can match it) and only yields a login token; Fireworks' module grants it too."""
     managed = {"StringEquals": {f"aws:ResourceTag/{MANAGED_TAG_KEY}": "true"}}
     return {
-        "Version": _VERSION,
+        "Version": POLICY_VERSION,
         "Statement": [
             {
                 "Sid": "EksOnManagedResources",
@@ -143,26 +127,10 @@ def manager_policy() -> dict[str, Any]:
     }
 
 
-def irsa_trust_policy(provider_arn: str, issuer: str, service_account: str) -> dict[str, Any]:
-    """An IRSA role's trust: this cluster's OIDC provider, for exactly one service account, audience STS."""
-    host = issuer_host(issuer)
-    return {
-        "Version": _VERSION,
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{host}:sub": service_account, f"{host}:aud": STS_AUDIENCE}},
-            }
-        ],
-    }
-
-
 def bucket_read_policy(bucket_arn: str) -> dict[str, Any]:
     """The inference role's read access to the bucket and its objects."""
     return {
-        "Version": _VERSION,
+        "Version": POLICY_VERSION,
         "Statement": [
             {
                 "Sid": "ReadFireworksBucket",

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import rules
+from ..byoc import MANAGED_TAG_KEY, STS_AUDIENCE
 from .report import Finding
 from .spec import path
 
-MANAGED_TAG = "fireworks.ai:managed"
 ACCESS_DENIED = frozenset(
     {"AccessDenied", "AccessDeniedException", "403", "Forbidden", "UnauthorizedOperation", "UnauthorizedAccess"}
 )
@@ -174,17 +174,17 @@ def describe_cluster(eks: Any, name: str, *, region: str, account: str) -> Clust
             )
         )
     tags = cluster.get("tags") or {}
-    if str(tags.get(MANAGED_TAG, "")).lower() == "true":
-        result.findings.append(Finding("eks.cluster.tag", field_path, "ok", f"tagged {MANAGED_TAG}=true"))
+    if str(tags.get(MANAGED_TAG_KEY, "")).lower() == "true":
+        result.findings.append(Finding("eks.cluster.tag", field_path, "ok", f"tagged {MANAGED_TAG_KEY}=true"))
     else:
         result.findings.append(
             Finding(
                 "eks.cluster.tag",
                 field_path,
                 "warn",
-                f"cluster {name!r} is not tagged {MANAGED_TAG}=true: the Fireworks manager role's policy only "
+                f"cluster {name!r} is not tagged {MANAGED_TAG_KEY}=true: the Fireworks manager role's policy only "
                 "allows eks:* on resources with that tag",
-                f"tag the cluster {MANAGED_TAG}=true",
+                f"tag the cluster {MANAGED_TAG_KEY}=true",
             )
         )
     result.issuer = ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer") or None
@@ -193,14 +193,6 @@ def describe_cluster(eks: Any, name: str, *, region: str, account: str) -> Clust
     if result.issuer is None:
         result.problem = f"EKS cluster {name!r} has no OIDC issuer"
     return result
-
-
-def issuer_host(issuer: str) -> str:
-    return issuer.removeprefix("https://").rstrip("/")
-
-
-def oidc_provider_arn(partition: str, account: str, issuer: str) -> str:
-    return f"arn:{partition}:iam::{account}:oidc-provider/{issuer_host(issuer)}"
 
 
 def check_oidc_provider(iam: Any, provider_arn: str, *, cluster_name: str) -> Finding:
@@ -224,7 +216,7 @@ def check_oidc_provider(iam: Any, provider_arn: str, *, cluster_name: str) -> Fi
             return denied("iam.oidc_provider", field_path, "iam:GetOpenIDConnectProvider", provider_arn)
         return unexpected("iam.oidc_provider", field_path, "iam:GetOpenIDConnectProvider", exc)
     client_ids = [str(c) for c in provider.get("ClientIDList") or []]
-    if "sts.amazonaws.com" not in client_ids:
+    if STS_AUDIENCE not in client_ids:
         return Finding(
             "iam.oidc_provider",
             field_path,

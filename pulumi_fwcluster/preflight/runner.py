@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import rules
+from ..byoc import issuer_host, oidc_provider_arn
 from . import online
 from .offline import check_offline, eks_regions, partition_for_region
 from .report import Finding, PreflightReport
@@ -174,7 +175,7 @@ def run_preflight(
             result = online.describe_cluster(eks, cluster_name, region=region, account=spec_account)
             provider: Finding | None = None
             if result.issuer is not None:
-                arn = online.oidc_provider_arn(result.partition or partition, spec_account, result.issuer)
+                arn = oidc_provider_arn(result.partition or partition, spec_account, result.issuer)
                 provider = _guard(
                     lambda: online.check_oidc_provider(clients.iam, arn, cluster_name=cluster_name),
                     "iam.oidc_provider",
@@ -278,12 +279,12 @@ def run_preflight(
         if camel == "fireworksManagerRole":
             report.extend(evaluate_manager(role_result.trust_policy, field=path(camel)))
         elif cluster is not None and cluster.issuer is not None:
-            provider_arn = online.oidc_provider_arn(cluster.partition or partition, account, cluster.issuer)
+            provider_arn = oidc_provider_arn(cluster.partition or partition, account, cluster.issuer)
             report.extend(
                 evaluate_irsa(
                     role_result.trust_policy,
                     provider_arn=provider_arn,
-                    issuer_host=online.issuer_host(cluster.issuer),
+                    issuer_host=issuer_host(cluster.issuer),
                     service_account=IRSA_SERVICE_ACCOUNTS[camel],
                     field=path(camel),
                 )

@@ -7,6 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..byoc import IRSA_SERVICE_ACCOUNTS
+
+__all__ = ["FIELDS", "IRSA_SERVICE_ACCOUNTS", "ROLE_FIELDS", "PreflightSpec", "path", "to_spec"]
+
 # camelCase eksCluster field -> snake_case attribute, in API order.
 FIELDS: dict[str, str] = {
     "awsAccountId": "aws_account_id",
@@ -21,12 +25,6 @@ FIELDS: dict[str, str] = {
 }
 SNAKE_TO_CAMEL = {v: k for k, v in FIELDS.items()}
 
-# IRSA roles: camelCase field -> the service account the Fireworks module binds the role to.
-IRSA_SERVICE_ACCOUNTS: dict[str, str] = {
-    "loadBalancerControllerRole": "system:serviceaccount:kube-system:aws-load-balancer-controller",
-    "metricWriterRole": "system:serviceaccount:gmp-system:collector",
-    "inferenceRole": "system:serviceaccount:default:inference",
-}
 ROLE_FIELDS = ("fireworksManagerRole", "loadBalancerControllerRole", "metricWriterRole", "inferenceRole")
 
 

@@ -23,12 +23,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..byoc import ASSUME_WEB_IDENTITY, FIREWORKS_GOOGLE_AUDIENCE, GOOGLE, STS_AUDIENCE
 from .report import Finding, Status
-
-ASSUME_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
-STS_AUDIENCE = "sts.amazonaws.com"
-GOOGLE = "accounts.google.com"
-FIREWORKS_GOOGLE_AUDIENCE = "117388763667264115668"
 
 _SEVERITY: dict[Status, int] = {"ok": 0, "skip": 1, "warn": 2, "fail": 3}
 

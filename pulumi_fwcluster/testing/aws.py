@@ -25,15 +25,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ..byoc import (
+    IRSA_SERVICE_ACCOUNTS,
+    MANAGED_TAG_KEY,
+    STS_AUDIENCE,
+    irsa_trust_policy,
+    manager_trust_policy,
+    oidc_provider_arn,
+)
+
 DEFAULT_ACCOUNT = "123456789012"  # moto's account for any fake credentials
 DEFAULT_REGION = "us-east-1"
-MANAGED_TAG = {"Key": "fireworks.ai:managed", "Value": "true"}
-FIREWORKS_GOOGLE_AUDIENCE = "117388763667264115668"
-SERVICE_ACCOUNTS = {
-    "loadBalancerControllerRole": "system:serviceaccount:kube-system:aws-load-balancer-controller",
-    "metricWriterRole": "system:serviceaccount:gmp-system:collector",
-    "inferenceRole": "system:serviceaccount:default:inference",
-}
+MANAGED_TAG = {"Key": MANAGED_TAG_KEY, "Value": "true"}
 FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -130,35 +133,6 @@ def set_cluster_issuer(
     return issuer
 
 
-def irsa_trust_policy(provider_arn: str, issuer: str, service_account: str) -> dict[str, Any]:
-    host = issuer.removeprefix("https://")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": provider_arn},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {f"{host}:sub": service_account, f"{host}:aud": "sts.amazonaws.com"}},
-            }
-        ],
-    }
-
-
-def manager_trust_policy(audience: str = FIREWORKS_GOOGLE_AUDIENCE) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Federated": "accounts.google.com"},
-                "Action": "sts:AssumeRoleWithWebIdentity",
-                "Condition": {"StringEquals": {"accounts.google.com:aud": audience}},
-            }
-        ],
-    }
-
-
 def seed_byoc(
     session_or_endpoint: Any,
     *,
@@ -215,11 +189,10 @@ def seed_byoc(
     if unique_issuer:
         with contextlib.suppress(LookupError, ImportError):  # moto in another process: keep its shared issuer
             issuer = set_cluster_issuer(cluster_name, account=account, region=region)
-    host = issuer.removeprefix("https://")
-    provider_arn = f"arn:{partition}:iam::{account}:oidc-provider/{host}"
+    provider_arn = oidc_provider_arn(partition, account, issuer)
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):  # moto's shared issuer, seen before
         iam.create_open_id_connect_provider(
-            Url=issuer, ClientIDList=["sts.amazonaws.com"], ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
+            Url=issuer, ClientIDList=[STS_AUDIENCE], ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"]
         )
 
     if region == "us-east-1":
@@ -254,7 +227,7 @@ def seed_byoc(
         spec[camel] = iam.create_role(
             RoleName=name[:64],
             Path=role_path,
-            AssumeRolePolicyDocument=json.dumps(irsa_trust_policy(provider_arn, issuer, SERVICE_ACCOUNTS[camel])),
+            AssumeRolePolicyDocument=json.dumps(irsa_trust_policy(provider_arn, issuer, IRSA_SERVICE_ACCOUNTS[camel])),
             Tags=tags,
         )["Role"]["Arn"]
     iam.put_role_policy(
