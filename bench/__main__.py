@@ -84,7 +84,7 @@ def run(fast: bool = False) -> tuple[list[Row], dict[str, object]]:
         rows += report.parallel_rows(parallel)
 
         _progress("5/6 footprint (provider size, import times)")
-        imports = scenarios.import_times(reps=1 if fast else 5)
+        imports = scenarios.import_times(reps=1 if fast else 7)
         rows += report.footprint_rows(scenarios.provider_size(), imports, previews)
 
         _progress("6/6 preflight, sequential vs concurrent, +100 ms per AWS call")

@@ -6,7 +6,6 @@ explicit keyword arguments. The API key is wrapped in `Secret` so no repr, log l
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -240,6 +239,8 @@ def check_base_url(url: str) -> None:
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # only for a plain-http base URL, so the usual https one costs no import
+
     if host == "localhost":
         return True
     try:
