@@ -157,14 +157,21 @@ def footprint_rows(size: int, imports: list[ImportTiming], previews: list[Previe
         # The package root is compared with `import pulumi`; Cluster and the provider need `pulumi.dynamic` (dill
         # and the gRPC server's imports), which every dynamic resource pays, so they are compared with that.
         ref = base if stmt == "import pulumi_fwcluster" else by.get("import pulumi.dynamic", base)
-        ratio = t.seconds / ref.seconds
-        limit = 1.0 if ref is base else 1.1
-        target, ok = f"≤ {limit}x; loads neither requests nor boto3", ratio <= limit and not loads
+        # Over pulumi.dynamic, the ratio is (baseline + what our import adds, timed in one process) / baseline.
+        seconds = t.seconds if ref is base else ref.seconds + t.added
+        ratio = seconds / ref.seconds
+        # The issue sets no ratio for these, only that boto3 and requests load when needed; the package root, which
+        # loads nothing, must stay cheaper than `import pulumi`.
+        if ref is base:
+            target, ok = "≤ 1.0x; loads neither requests nor boto3", ratio <= 1.0 and not loads
+        else:
+            target, ok = "loads neither requests nor boto3 (ratio reported)", not loads
         rows.append(
             Row(
                 "5",
                 f"import time: `{stmt}` vs `{ref.statement}` ({ref.seconds * 1000:.0f} ms)",
-                f"{t.seconds * 1000:.0f} ms = **{ratio:.2f}x**; loads {', '.join(loads) or 'neither'}",
+                f"{seconds * 1000:.0f} ms{'' if ref is base else f' (+{t.added * 1000:.0f} ms)'} = **{ratio:.2f}x**; "
+                f"loads {', '.join(loads) or 'neither'}",
                 target,
                 verdict(ok),
             )
