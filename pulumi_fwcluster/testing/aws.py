@@ -43,7 +43,12 @@ FAKE_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 @contextmanager
 def moto_server(*, quiet: bool = True) -> Iterator[str]:
     """A ThreadedMotoServer on 127.0.0.1 and a free port, in this process. Yields its endpoint URL."""
-    from moto.server import ThreadedMotoServer
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise ImportError(
+            "the moto AWS stand-in is an optional extra: pip install 'pulumi-fwcluster[testing]'"
+        ) from exc
 
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
