@@ -46,6 +46,7 @@ except ImportError as _exc:  # pragma: no cover - depends on the installed extra
     ) from _exc
 
 from .byoc import (
+    DEFAULT_MANAGER_ROLE_NAME,
     IRSA_SERVICE_ACCOUNTS,
     MANAGED_TAG_KEY,
     MANAGED_TAGS,
@@ -54,6 +55,7 @@ from .byoc import (
     irsa_trust_policy,
     issuer_host,
     manager_trust_policy,
+    partition_for,
 )
 from .resource import EksClusterArgs
 
@@ -75,7 +77,6 @@ __all__ = [
 
 COMPONENT_TYPE = "fireworks:aws:FireworksAwsAccess"
 IAM_NAME_MAX = 64
-DEFAULT_MANAGER_ROLE_NAME = "FireworksManagerRole"
 MANAGER_POLICY_NAME = "FireworksClusterManagerPolicy"
 INFERENCE_POLICY_NAME = "FireworksInferencePolicy"
 ROLE_PREFIXES: dict[str, str] = {
@@ -91,14 +92,6 @@ ROLE_PREFIXES: dict[str, str] = {
 def role_name(prefix: str, cluster_name: str) -> str:
     """Fireworks' per-cluster role name: `<prefix>-<cluster>`, cut to IAM's 64 characters."""
     return f"{prefix}-{cluster_name}"[:IAM_NAME_MAX]
-
-
-def partition_for(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 def manager_policy() -> dict[str, Any]:

@@ -20,6 +20,8 @@ FIREWORKS_GOOGLE_AUDIENCE = "117388763667264115668"
 STS_AUDIENCE = "sts.amazonaws.com"
 ASSUME_WEB_IDENTITY = "sts:AssumeRoleWithWebIdentity"
 POLICY_VERSION = "2012-10-17"
+DEFAULT_MANAGER_ROLE_NAME = "FireworksManagerRole"
+"""The role the API uses when eksCluster.fireworksManagerRole is empty, and the name the module gives it."""
 
 IRSA_SERVICE_ACCOUNTS: dict[str, str] = {
     "loadBalancerControllerRole": "system:serviceaccount:kube-system:aws-load-balancer-controller",
@@ -27,6 +29,15 @@ IRSA_SERVICE_ACCOUNTS: dict[str, str] = {
     "inferenceRole": "system:serviceaccount:default:inference",
 }
 """IRSA roles (camelCase eksCluster field) → the one service account each must trust (the `<issuer>:sub`)."""
+
+
+def partition_for(region: str) -> str:
+    """The AWS partition of a region, by its prefix (enough for ARNs the component and the moto seed build)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def issuer_host(issuer: str) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .byoc import DEFAULT_MANAGER_ROLE_NAME
+
 # Fireworks "Resource names and IDs": 1-63 of [a-z0-9-], starting with a letter, not ending with '-'.
 _RESOURCE_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _AWS_ACCOUNT = re.compile(r"^\d{12}$")
@@ -115,4 +117,4 @@ def workload_identity_pool_provider_id(value: str) -> str | None:
 
 def default_manager_role(partition: str, account: str) -> str:
     """The ARN the API uses when fireworksManagerRole is empty."""
-    return f"arn:{partition}:iam::{account}:role/FireworksManagerRole"
+    return f"arn:{partition}:iam::{account}:role/{DEFAULT_MANAGER_ROLE_NAME}"

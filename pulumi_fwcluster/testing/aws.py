@@ -26,12 +26,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from ..byoc import (
+    DEFAULT_MANAGER_ROLE_NAME,
     IRSA_SERVICE_ACCOUNTS,
     MANAGED_TAG_KEY,
     STS_AUDIENCE,
     irsa_trust_policy,
     manager_trust_policy,
     oidc_provider_arn,
+    partition_for,
 )
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's account for any fake credentials
@@ -145,7 +147,7 @@ def seed_byoc(
     region: str = DEFAULT_REGION,
     cluster_name: str = "fireworks-byoc",
     bucket: str | None = None,
-    manager_role_name: str = "FireworksManagerRole",
+    manager_role_name: str = DEFAULT_MANAGER_ROLE_NAME,
     role_path: str = "/",
     create_manager_role: bool = True,
     unique_issuer: bool = True,
@@ -167,7 +169,7 @@ def seed_byoc(
     caller = clients["sts"].get_caller_identity()["Account"]
     if caller != account:
         raise ValueError(f"the credentials are for account {caller}, not {account}; moto uses {DEFAULT_ACCOUNT}")
-    partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+    partition = partition_for(region)
     tags = [MANAGED_TAG]
     bucket = bucket or f"{cluster_name}-fireworks-{account}"[:63].strip("-.")
 

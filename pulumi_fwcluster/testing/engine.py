@@ -65,6 +65,20 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 _SERIALIZE_LOCK = threading.Lock()
 
+
+def _change_request(step: Step, old: ResourceState, news: dict[str, Any]) -> dict[str, Any]:
+    """The fields Diff and Update requests share: the resource, its old outputs and inputs, and the news."""
+    return {
+        "id": old.id,
+        "urn": step.urn,
+        "name": step.name,
+        "type": step.type,
+        "olds": _to_struct(old.outputs),
+        "news": _to_struct(news),
+        "old_inputs": _to_struct(old.inputs),
+    }
+
+
 __all__ = [
     "DEFAULT_TYPE",
     "PROVIDER_KEY",
@@ -700,15 +714,7 @@ class Engine:
         resp: provider_pb2.DiffResponse = self._call(
             stub,
             "Diff",
-            provider_pb2.DiffRequest(
-                id=old.id,
-                urn=step.urn,
-                name=step.name,
-                type=step.type,
-                olds=_to_struct(old.outputs),
-                news=_to_struct(news),
-                old_inputs=_to_struct(old.inputs),
-            ),
+            provider_pb2.DiffRequest(**_change_request(step, old, news)),
             step,
         )
         kinds = _key_diff(old.inputs, news)
@@ -924,15 +930,7 @@ class Engine:
             resp: provider_pb2.UpdateResponse = self._call(
                 stub,
                 "Update",
-                provider_pb2.UpdateRequest(
-                    id=old.id,
-                    urn=step.urn,
-                    name=step.name,
-                    type=step.type,
-                    olds=_to_struct(old.outputs),
-                    news=_to_struct(news),
-                    old_inputs=_to_struct(old.inputs),
-                ),
+                provider_pb2.UpdateRequest(**_change_request(step, old, news)),
                 step,
             )
             outputs = _from_struct(resp.properties)
