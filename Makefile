@@ -20,7 +20,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict pulumi_fwcluster
+	$(BIN)/mypy --strict pulumi_fwcluster tests
 
 test: lint typecheck
 	$(BIN)/python -m pytest -n 2 -q

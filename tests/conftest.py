@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fwconst import API_KEY
 
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
+from tests.fwconst import API_KEY
 
 
 @pytest.fixture(scope="session")

@@ -274,9 +274,9 @@ class Step:
     error: str | None = None
     """The provider's error as the user would see it (the server sends the full traceback)."""
     id: str | None = None
-    inputs: dict[str, Any] | None = None
-    """Checked inputs (the Check reply), or the inputs stored after the step."""
-    outputs: dict[str, Any] | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """Checked inputs (the Check reply), or the inputs stored after the step; empty when there were none."""
+    outputs: dict[str, Any] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     """gRPC methods called for this step, in order, e.g. ``["Check", "Diff", "Update"]``."""
 
@@ -285,10 +285,10 @@ class Step:
         return self.error is None and not self.failures
 
     @property
-    def error_message(self) -> str | None:
-        """The last non-empty line of :attr:`error` (for a traceback: the exception line)."""
+    def error_message(self) -> str:
+        """The last non-empty line of :attr:`error` (for a traceback: the exception line); "" without an error."""
         if self.error is None:
-            return None
+            return ""
         lines = [ln for ln in self.error.strip().splitlines() if ln.strip()]
         return lines[-1].strip() if lines else self.error
 
@@ -1024,7 +1024,7 @@ class Engine:
                 else:
                     step.id = resp.id
                     step.outputs = _from_struct(resp.properties)
-                    step.inputs = _from_struct(resp.inputs) if resp.HasField("inputs") else None
+                    step.inputs = _from_struct(resp.inputs) if resp.HasField("inputs") else {}
             except _StepFailed:
                 pass
         if raise_on_error:

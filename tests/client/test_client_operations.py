@@ -6,7 +6,6 @@ import logging
 import time
 
 import pytest
-from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 from pulumi_fwcluster import __version__
 from pulumi_fwcluster.client import Cluster, FireworksClient
@@ -23,6 +22,7 @@ from pulumi_fwcluster.errors import (
 )
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from pulumi_fwcluster.waiter import GONE, StateChange, WaitPolicy, wait_for
+from tests.fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 EKS = {"awsAccountId": AWS_ACCOUNT, "region": "us-east-1", "clusterName": "prod"}
 

@@ -7,12 +7,12 @@ every client operation and the provider's create, update, read and delete.
 from __future__ import annotations
 
 import pytest
-from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
-from openapi import require_spec, validate_request, validate_response
 
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
+from tests.contract.openapi import require_spec, validate_request, validate_response
+from tests.fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 EKS = {
     "awsAccountId": AWS_ACCOUNT,
@@ -48,7 +48,9 @@ def test_client_and_provider_traffic_matches_the_document(
     checked = provider.check({}, {"clusterId": "via-provider", "displayName": "P", "eksCluster": dict(EKS)})
     assert checked.failures == []
     created = provider.create(checked.inputs)
+    assert created.outs is not None
     updated = provider.update(created.id, created.outs, dict(checked.inputs, displayName="P2"))
+    assert updated.outs is not None
     provider.read(created.id, updated.outs)
     provider.delete(created.id, updated.outs)
     client.get_connection_info("direct")

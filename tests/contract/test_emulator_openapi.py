@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 import requests
-from openapi import ContractError, require_spec, validate_request, validate_response
 
 from pulumi_fwcluster.testing.emulator import Backend, serve
+from tests.contract.openapi import ContractError, require_spec, validate_request, validate_response
 
 KEY = "contract-key"
 EKS = {

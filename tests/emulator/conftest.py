@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from emuhelpers import Api, FakeClock
 
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
+from tests.emulator.emuhelpers import Api, FakeClock
 
 
 @pytest.fixture

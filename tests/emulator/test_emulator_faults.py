@@ -11,9 +11,9 @@ import time
 
 import pytest
 import requests
-from emuhelpers import API_KEY, EKS, Api, error_of
 
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, Fault, serve
+from tests.emulator.emuhelpers import API_KEY, EKS, Api, error_of
 
 
 def test_fail_next_then_success(api: Api, backend: Backend) -> None:

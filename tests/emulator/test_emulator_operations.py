@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from emuhelpers import ACCOUNT, EKS, Api, FakeClock, error_of
 
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle
+from tests.emulator.emuhelpers import ACCOUNT, EKS, Api, FakeClock, error_of
 
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 

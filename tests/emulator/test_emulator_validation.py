@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from emuhelpers import EKS, Api, error_of
 
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle
+from tests.emulator.emuhelpers import EKS, Api, error_of
 
 FAKE = {"projectId": "p", "location": "l", "clusterName": "n"}
 

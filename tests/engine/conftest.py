@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from pulumi_fwcluster.testing.engine import Engine
+from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 
 @pytest.fixture

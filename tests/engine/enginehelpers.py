@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
-
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.resource import ClusterArgs, EksClusterArgs, cluster_props
 from pulumi_fwcluster.testing.engine import Desired
+from tests.fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 __all__ = ["ACCOUNT", "API_KEY", "AWS_ACCOUNT", "INFERENCE", "TYPE", "cluster"]
 

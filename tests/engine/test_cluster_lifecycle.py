@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from enginehelpers import ACCOUNT, API_KEY, INFERENCE, cluster
-
 from pulumi_fwcluster.client import FireworksClient
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from pulumi_fwcluster.testing.engine import UNKNOWN, Engine
+from tests.engine.enginehelpers import ACCOUNT, API_KEY, INFERENCE, cluster
 
 NAME = f"accounts/{ACCOUNT}/clusters/prod-use1"
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from enginehelpers import AWS_ACCOUNT, cluster
-
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from pulumi_fwcluster.testing.engine import UNKNOWN, Desired, Engine
+from tests.engine.enginehelpers import AWS_ACCOUNT, cluster
 
 
 def byoc(eks: dict[str, str], **overrides: Any) -> Desired:

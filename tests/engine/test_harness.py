@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,10 @@ from typing import Any
 import pytest
 
 from pulumi_fwcluster.testing.engine import UNKNOWN, Desired, Engine, EngineError, ProviderServer, Stack
+from tests.engine.toy_provider import ToyProvider
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
-
-from toy_provider import ToyProvider  # noqa: E402
+# The provider server imports ToyProvider by reference, as `tests.engine.toy_provider`: it needs the project root.
+ROOT = Path(__file__).resolve().parents[2]
 
 TYPE = "pulumi-python:dynamic/toy:Thing"
 SECRET = "s3cr3t-t0ken-value"
@@ -41,7 +38,7 @@ def store(tmp_path: Path) -> Path:
 def engine(tmp_path: Path) -> Iterator[Engine]:
     with Engine(
         cwd=tmp_path,
-        pythonpath=[HERE],
+        pythonpath=[ROOT],
         config={"toy:greeting": "hello", "toy:token": SECRET},
         state_path=tmp_path / "state.json",
         process_per_operation=False,
@@ -216,7 +213,7 @@ def test_configure_and_secret_hygiene(engine: Engine, store: Path) -> None:
 
 
 def test_parallel_and_process_per_operation(tmp_path: Path, store: Path) -> None:
-    eng = Engine(cwd=tmp_path, pythonpath=[HERE], config={"toy:greeting": "hi"})
+    eng = Engine(cwd=tmp_path, pythonpath=[ROOT], config={"toy:greeting": "hi"})
     names = [f"r{i}" for i in range(8)]
     plan = eng.up([thing(store, n) for n in names], parallel=True, raise_on_error=True)
     assert [s.name for s in plan.steps] == names
@@ -232,8 +229,8 @@ def test_parallel_and_process_per_operation(tmp_path: Path, store: Path) -> None
 
 def test_state_file_roundtrip(tmp_path: Path, store: Path) -> None:
     path = tmp_path / "s.json"
-    Engine(cwd=tmp_path, pythonpath=[HERE], state_path=path).up([thing(store)], raise_on_error=True)
-    again = Engine(cwd=tmp_path, pythonpath=[HERE], stack=Stack(path=path))
+    Engine(cwd=tmp_path, pythonpath=[ROOT], state_path=path).up([thing(store)], raise_on_error=True)
+    again = Engine(cwd=tmp_path, pythonpath=[ROOT], stack=Stack(path=path))
     assert again.preview([thing(store)]).step("a").op == "same"
     again.destroy(raise_on_error=True)
     assert json.loads(path.read_text())["resources"] == []

@@ -6,7 +6,7 @@ import base64
 import subprocess
 import sys
 
-import dill  # type: ignore[import-untyped]
+import dill
 from pulumi.dynamic import Config, ConfigureRequest
 
 from pulumi_fwcluster.provider import ClusterProvider

@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from pfhelpers import SPEC
 
 from pulumi_fwcluster.preflight import default_session
 from pulumi_fwcluster.testing.aws import AWS_ENV_CONFLICTS, aws_env, moto_server, reset, seed_byoc
+from tests.preflight.pfhelpers import SPEC
 
 
 @pytest.fixture(scope="session")

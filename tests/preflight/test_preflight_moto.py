@@ -11,16 +11,11 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import NoCredentialsError, TokenRetrievalError, UnauthorizedSSOTokenError
-from pfhelpers import SPEC, one, preflight, problems
 
+from pulumi_fwcluster.byoc import irsa_trust_policy, manager_trust_policy
 from pulumi_fwcluster.preflight import PreflightOptions, default_session
-from pulumi_fwcluster.testing.aws import (
-    inject_error,
-    irsa_trust_policy,
-    manager_trust_policy,
-    seed_byoc,
-    set_cluster_status,
-)
+from pulumi_fwcluster.testing.aws import inject_error, seed_byoc, set_cluster_status
+from tests.preflight.pfhelpers import SPEC, one, preflight, problems
 
 ROLE_FIELDS = ["fireworksManagerRole", "loadBalancerControllerRole", "metricWriterRole", "inferenceRole"]
 IRSA_FIELDS = ["loadBalancerControllerRole", "metricWriterRole", "inferenceRole"]

@@ -16,7 +16,6 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 from click.testing import CliRunner
-from proghelpers import ACCOUNT, COMPONENT_TYPE, REGION, Mocks, MotoMirror, run_program, use_mocks
 
 from pulumi_fwcluster import rules
 from pulumi_fwcluster.aws import MANAGED_TAGS, FireworksAwsAccess, FireworksAwsAccessArgs, role_name
@@ -24,6 +23,7 @@ from pulumi_fwcluster.cli import main as cli_main
 from pulumi_fwcluster.preflight import PreflightOptions, run_preflight
 from pulumi_fwcluster.resource import EksClusterArgs
 from pulumi_fwcluster.testing.aws import issuer_for
+from tests.program.proghelpers import ACCOUNT, COMPONENT_TYPE, REGION, Mocks, MotoMirror, run_program, use_mocks
 
 ROLE = "aws:iam/role:Role"
 TAGS = {"fireworks.ai:managed": "true"}

@@ -7,10 +7,10 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from proghelpers import ACCOUNT, CLUSTER_TYPE, Mocks, run_program, use_mocks
 
 from pulumi_fwcluster import Cluster, ClusterArgs, EksClusterArgs
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
+from tests.program.proghelpers import ACCOUNT, CLUSTER_TYPE, Mocks, run_program, use_mocks
 
 
 def test_role_arn_output_flows_into_the_cluster(emulator: EmulatorHandle) -> None:

@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pulumi
 import pytest
-from proghelpers import ACCOUNT, CLUSTER_TYPE, Mocks, MotoMirror, run_program, use_mocks
 
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
+from tests.program.proghelpers import ACCOUNT, CLUSTER_TYPE, Mocks, MotoMirror, run_program, use_mocks
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
