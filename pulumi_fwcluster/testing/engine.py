@@ -13,7 +13,9 @@ order the engine does (see NOTES.md section 3):
   resources that left the program (reverse creation order), as the engine does.  A delete-before-replace
   one (``Diff`` said ``deleteBeforeReplace`` or ``Desired.delete_before_replace``) deletes first.
 * refresh: ``Read(id, properties=old outputs, inputs=old inputs)``; an empty id drops the resource.
-* get: ``Read(id, inputs={..., __provider})`` without ``properties`` (what ``Resource.get`` does).
+* get: ``Read(id, properties=inputs={..., __provider})`` (what ``Resource.get`` sends today).
+* aliases: a resource whose URN is new but one of whose ``Desired.aliases`` names a state entry takes that entry
+  over (no create, no delete), as the engine does.
 * destroy: ``Delete(id, old outputs)`` in reverse creation order.
 
 Wire format as the engine sends it to a provider that answers ``acceptSecrets=False``: ``__provider`` is the
@@ -135,6 +137,8 @@ class Desired:
     props: dict[str, Any]
     type_: str = DEFAULT_TYPE
     delete_before_replace: bool = False
+    aliases: Sequence[str] = ()
+    """Earlier names of this resource (``aliases=[Alias(name=...)]``), or earlier full URNs."""
 
 
 @dataclass
@@ -803,6 +807,24 @@ class Engine:
             steps.append(step)
         return steps
 
+    def _alias_urns(self, d: Desired) -> list[str]:
+        return [a if a.startswith("urn:") else self.stack.urn(d.type_, a) for a in d.aliases]
+
+    def _old(self, d: Desired) -> ResourceState | None:
+        """The state entry of ``d``: by its URN, else by one of its aliases (as the engine matches them)."""
+        old = self.stack.find(self.stack.urn(d.type_, d.name))
+        if old is not None:
+            return old
+        for urn in self._alias_urns(d):
+            old = self.stack.find(urn)
+            if old is not None:
+                return old
+        return None
+
+    def _wanted(self, desired: Sequence[Desired]) -> set[str]:
+        """URNs the program still claims, its aliases included: the engine deletes none of them."""
+        return {u for d in desired for u in (self.stack.urn(d.type_, d.name), *self._alias_urns(d))}
+
     # -- operations ---------------------------------------------------------------------------------
 
     def preview(self, desired: Sequence[Desired], *, parallel: bool = False) -> Plan:
@@ -812,7 +834,7 @@ class Engine:
         with self._operation() as stub:
 
             def one(d: Desired) -> Step:
-                old = self.stack.find(self.stack.urn(d.type_, d.name))
+                old = self._old(d)
                 step = self._new_step(d, "create" if old is None else "check")
                 goal = self._goal(d)
                 try:
@@ -834,7 +856,7 @@ class Engine:
                 return step
 
             plan.steps = self._run(one, desired, parallel)
-            wanted = {self.stack.urn(d.type_, d.name) for d in desired}
+            wanted = self._wanted(desired)
             for res in reversed(self.stack.live()):
                 if res.urn not in wanted:
                     plan.steps.append(Step(res.urn, res.name, res.type, "delete", id=res.id))
@@ -868,7 +890,7 @@ class Engine:
                     failed.set()
 
             def one(d: Desired) -> Step:
-                old = self.stack.find(self.stack.urn(d.type_, d.name))
+                old = self._old(d)
                 step = self._new_step(d, "create" if old is None else "check")
                 if failed.is_set() and not continue_on_error:
                     step.op = "skip"
@@ -883,7 +905,7 @@ class Engine:
 
             if not failed.is_set() or continue_on_error:
                 # Deletion phase: replaced olds and resources that left the program, reverse creation order.
-                wanted = {self.stack.urn(d.type_, d.name) for d in desired}
+                wanted = self._wanted(desired)
                 order = {id(r): i for i, r in enumerate(self.stack.resources)}
                 doomed: list[tuple[Step | None, ResourceState]] = [
                     (None, r) for r in self.stack.live() if r.urn not in wanted
@@ -914,6 +936,10 @@ class Engine:
         pending: list[tuple[Step, ResourceState]],
     ) -> None:
         goal = self._goal(d)
+        if old is not None and old.urn != step.urn:  # matched by an alias: the entry takes the new URN
+            renamed = ResourceState(step.urn, step.name, step.type, old.id, old.inputs, old.outputs)
+            self.stack.replace_entry(old, renamed)
+            old = renamed
         news = self._check(stub, step, {} if old is None else old.inputs, goal)
         if old is None:
             self.stack.add(self._create(stub, step, news))
@@ -1004,7 +1030,8 @@ class Engine:
         props: Mapping[str, Any] | None = None,
         raise_on_error: bool = False,
     ) -> Step:
-        """``Resource.get(name, id)``: Read with ``inputs={**props, __provider}`` and no ``properties``.
+        """``Resource.get(name, id)``: Read with the program's props (``{**props, __provider}``) as both
+        ``properties`` and ``inputs``, as today's engine sends a get.
 
         The stack is not changed (the engine keeps read resources as external, never deletes them).
         """
@@ -1016,7 +1043,14 @@ class Engine:
                 resp: provider_pb2.ReadResponse = self._call(
                     stub,
                     "Read",
-                    provider_pb2.ReadRequest(id=id, urn=step.urn, name=name, type=type_, inputs=_to_struct(inputs)),
+                    provider_pb2.ReadRequest(
+                        id=id,
+                        urn=step.urn,
+                        name=name,
+                        type=type_,
+                        properties=_to_struct(inputs),
+                        inputs=_to_struct(inputs),
+                    ),
                     step,
                 )
                 if not resp.id:
