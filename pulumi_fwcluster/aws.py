@@ -55,8 +55,8 @@ from .byoc import (
     irsa_trust_policy,
     issuer_host,
     manager_trust_policy,
-    partition_for,
 )
+from .partitions import partition_or_default
 from .resource import EksClusterArgs
 
 __all__ = [
@@ -286,7 +286,7 @@ class FireworksAwsAccess(pulumi.ComponentResource):
         if args.bucket_name is not None:
             bucket_name = pulumi.Output.from_input(args.bucket_name)
             bucket_arn = pulumi.Output.all(region, bucket_name).apply(
-                lambda v: f"arn:{partition_for(v[0])}:s3:::{v[1]}"
+                lambda v: f"arn:{partition_or_default(v[0])}:s3:::{v[1]}"
             )
         else:
             bucket_name, bucket_arn = self._bucket(args, cluster_name, account, region, tags, child)

@@ -31,15 +31,6 @@ IRSA_SERVICE_ACCOUNTS: dict[str, str] = {
 """IRSA roles (camelCase eksCluster field) → the one service account each must trust (the `<issuer>:sub`)."""
 
 
-def partition_for(region: str) -> str:
-    """The AWS partition of a region, by its prefix (enough for ARNs the component and the moto seed build)."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
 def issuer_host(issuer: str) -> str:
     """`https://oidc.eks.<region>.amazonaws.com/id/<ID>` → `oidc.eks.<region>.amazonaws.com/id/<ID>`."""
     return issuer.removeprefix("https://").rstrip("/")

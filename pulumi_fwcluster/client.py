@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .errors import FireworksError, NotFound, Unavailable, error_for_status
+from .errors import FireworksError, InvalidResponse, NotFound, Unavailable, error_for_status
 from .settings import Secret, Settings, resolve
 
 log = logging.getLogger(__name__)
@@ -286,6 +286,11 @@ class FireworksClient:
                 return
             params["pageToken"] = token
 
+    def probe_account(self, *, account_id: str | None = None) -> None:
+        """Prove the key can see the account's clusters (one page of one): raises the API's error otherwise. A
+        cluster's 404 means "deleted" only when its account is visible; a key for another account may see 404s."""
+        self._call("GET", self._clusters_path(account_id), params={"pageSize": 1})
+
     def update(self, cluster_id: str, fields: Mapping[str, Any], *, account_id: str | None = None) -> Cluster:
         """PATCH only the given camelCase fields (the API publishes no updateMask)."""
         return Cluster.from_json(self._call("PATCH", self._cluster_path(cluster_id, account_id), dict(fields)))
@@ -313,7 +318,7 @@ class FireworksClient:
                 f"no reply from {self.base_url} ({type(exc).__name__})", method=method, path=path
             ) from None
         if resp.ok:
-            return _json_object(resp)
+            return _json_object(resp, method, path)
         raise self._error(resp, method, path)
 
     def _error(self, resp: requests.Response, method: str, path: str) -> FireworksError:
@@ -322,16 +327,32 @@ class FireworksClient:
         return error_for_status(resp.status_code)(message, status=resp.status_code, code=code, method=method, path=path)
 
 
-def _json_object(resp: requests.Response) -> dict[str, Any]:
+def _json_object(resp: requests.Response, method: str, path: str) -> dict[str, Any]:
     if not resp.content:
         return {}
-    data = resp.json()
-    return data if isinstance(data, dict) else {"value": data}
+    try:
+        data = resp.json()
+    except ValueError:
+        kind = resp.headers.get("Content-Type") or "no content type"
+        raise InvalidResponse(
+            f"the reply is not JSON ({kind}, {len(resp.content)} bytes)",
+            status=resp.status_code,
+            method=method,
+            path=path,
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidResponse(
+            f"the reply is JSON but not an object ({type(data).__name__})",
+            status=resp.status_code,
+            method=method,
+            path=path,
+        )
+    return data
 
 
 def _outcome_unknown(exc: FireworksError) -> bool:
     """The request may have been applied: no reply, a timeout, or a server-side failure."""
-    return exc.status is None or exc.status >= 500
+    return isinstance(exc, InvalidResponse) or exc.status is None or exc.status >= 500
 
 
 def parse_error_body(status: int, text: str) -> tuple[str | None, str]:

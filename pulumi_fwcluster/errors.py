@@ -77,18 +77,41 @@ class ServerError(FireworksError):
     grpc_code = "INTERNAL"
 
 
+class InvalidResponse(FireworksError):
+    """A successful status whose body is not the JSON object the API promises (a proxy's page, a cut-off reply)."""
+
+    grpc_code = "DATA_LOSS"
+
+
 class ClusterFailed(FireworksError):
     """The cluster reached FAILED; `code` and `message` come from the cluster's `status`."""
 
 
 class WaitTimeout(FireworksError):
-    """A deadline passed while waiting; `last_state` is the state the cluster was last seen in."""
+    """A deadline passed while waiting; `last_state` is the state the cluster was last seen in, `last_error` the
+    transient error of the last poll, if it failed."""
 
     grpc_code = "DEADLINE_EXCEEDED"
+
+    def __init__(self, message: str, *, last_state: str | None, last_error: FireworksError | None = None) -> None:
+        self.last_state = last_state
+        self.last_error = last_error
+        super().__init__(message)
+
+
+class WaitCancelled(FireworksError):
+    """The engine cancelled the operation while it waited; `last_state` is the state last seen."""
+
+    grpc_code = "CANCELLED"
 
     def __init__(self, message: str, *, last_state: str | None) -> None:
         self.last_state = last_state
         super().__init__(message)
+
+
+def is_transient(exc: FireworksError) -> bool:
+    """An error that a later attempt may not meet: no reply, rate limited, or a server-side failure."""
+    return isinstance(exc, (Unavailable, RateLimited, ServerError))
 
 
 # HTTP status → error type. 400 also carries FAILED_PRECONDITION and 409 ABORTED; the code name in the body

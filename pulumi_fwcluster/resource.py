@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from . import spec
 from .provider import ClusterProvider
 
 
@@ -60,20 +61,17 @@ class ClusterArgs:
     fake_cluster: pulumi.Input[FakeClusterArgs] | Mapping[str, Any] | None = None
     account_id: pulumi.Input[str] | None = None
     """None: taken from stack config `fireworks:accountId` or FIREWORKS_ACCOUNT_ID."""
+    adopt_existing: pulumi.Input[bool] | None = None
+    """Take over a cluster that already exists with this id and a matching spec. Without it, a create that meets
+    an existing cluster it did not make refuses, so a renamed resource or a second stack never co-owns a cluster."""
 
 
-_OUTPUTS = {
-    "accountId": "account_id",
-    "clusterId": "cluster_id",
-    "displayName": "display_name",
-    "eksCluster": "eks_cluster",
-    "fakeCluster": "fake_cluster",
-    "name": "name",
-    "state": "state",
-    "status": "status",
-    "createTime": "create_time",
-    "updateTime": "update_time",
-}
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+# Every top-level property and output of the table, wire name → Python attribute name.
+_OUTPUTS = {name: _snake(name) for name in (*spec.TOP_LEVEL, *spec.OUTPUT_ONLY)}
 _TO_WIRE = {python: wire for wire, python in _OUTPUTS.items()}
 
 
@@ -85,6 +83,7 @@ class Cluster(Resource, module="fireworks", name="Cluster"):
     account_id: pulumi.Output[str]
     cluster_id: pulumi.Output[str]
     display_name: pulumi.Output[str | None]
+    adopt_existing: pulumi.Output[bool | None]
     eks_cluster: pulumi.Output[dict[str, Any] | None]
     fake_cluster: pulumi.Output[dict[str, Any] | None]
     name: pulumi.Output[str]
@@ -92,6 +91,7 @@ class Cluster(Resource, module="fireworks", name="Cluster"):
     status: pulumi.Output[dict[str, Any]]
     create_time: pulumi.Output[str]
     update_time: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
 
     def __init__(
         self, resource_name: str, args: ClusterArgs | None, opts: pulumi.ResourceOptions | None = None
@@ -120,6 +120,7 @@ def cluster_props(args: ClusterArgs) -> dict[str, Any]:
         "accountId": args.account_id,
         "clusterId": args.cluster_id,
         "displayName": args.display_name,
+        "adoptExisting": args.adopt_existing,
         "eksCluster": _group(args.eks_cluster),
         "fakeCluster": _group(args.fake_cluster),
     }

@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass
 
 from .byoc import DEFAULT_MANAGER_ROLE_NAME
+from .partitions import partition_for_region
 
 # Fireworks "Resource names and IDs": 1-63 of [a-z0-9-], starting with a letter, not ending with '-'.
 _RESOURCE_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _AWS_ACCOUNT = re.compile(r"^\d{12}$")
-# Shape only; whether botocore knows the region is the preflight's business.
-_REGION = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+_REGION_SHAPE = re.compile(r"^[a-z]{2,5}(?:-[a-z]+)+-\d+$")
 _ROLE_ARN = re.compile(
     r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role(?P<path>/(?:[\x21-\x7e]*/)?)(?P<name>[\w+=,.@-]{1,64})$"
 )
@@ -70,7 +70,9 @@ def aws_account_id(value: str) -> str | None:
 
 
 def region(value: str) -> str | None:
-    if _REGION.match(value):
+    """A name some AWS partition admits (botocore's own patterns), or one shaped like a region, since a new region
+    can be newer than the installed botocore; whether EKS runs there is the preflight's business."""
+    if partition_for_region(value) is not None or _REGION_SHAPE.match(value):
         return None
     return f"{value!r} is not an AWS region name (for example 'us-east-1')"
 

@@ -6,6 +6,7 @@ explicit keyword arguments. The API key is wrapped in `Secret` so no repr, log l
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -46,15 +47,65 @@ class Secret:
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+_GO_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
 def parse_duration(text: str) -> float:
-    """'90', '90s', '20m', '1.5h', '250ms' → seconds."""
+    """'90', '90s', '20m', '1.5h', '250ms', and Go's compound form '1h30m' (pulumi-aws writes those) → seconds."""
     m = _DURATION.match(text)
-    if m is None:
-        raise ValueError(f"{text!r} is not a duration such as '90s', '20m' or '1h'")
-    return float(m[1]) * _UNIT_SECONDS[m[2]]
+    if m is not None:
+        return float(m[1]) * _UNIT_SECONDS[m[2]]
+    compact = text.strip()
+    parts = _GO_DURATION.findall(compact)
+    if parts and "".join(n + u for n, u in parts) == compact:
+        return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    raise ValueError(f"{text!r} is not a duration such as '90s', '20m', '1h' or '1h30m'")
+
+
+@dataclass(frozen=True)
+class AssumeRole:
+    """One role to assume before the preflight's AWS calls, as pulumi-aws configures it (`aws:assumeRoles`, or the
+    older single `aws:assumeRole`)."""
+
+    role_arn: str
+    session_name: str | None = None
+    external_id: str | None = None
+    duration_seconds: int | None = None
+    policy: str | None = None
+    policy_arns: tuple[str, ...] = ()
+    source_identity: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+
+
+def _assume_role(doc: Any) -> AssumeRole:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("roleArn"), str) or not doc["roleArn"]:
+        raise ValueError("each assumed role needs a roleArn")
+    duration = doc.get("durationSeconds")
+    if duration is None and isinstance(doc.get("duration"), str):
+        duration = parse_duration(doc["duration"])
+    tags = doc.get("tags") or {}
+    return AssumeRole(
+        role_arn=doc["roleArn"],
+        session_name=doc.get("sessionName") or None,
+        external_id=doc.get("externalId") or None,
+        duration_seconds=int(duration) if duration is not None else None,
+        policy=doc.get("policy") or None,
+        policy_arns=tuple(doc.get("policyArns") or ()),
+        source_identity=doc.get("sourceIdentity") or None,
+        tags=tuple(sorted((str(k), str(v)) for k, v in dict(tags).items())),
+        transitive_tag_keys=tuple(doc.get("transitiveTagKeys") or ()),
+    )
+
+
+def _assume_roles(text: str) -> tuple[AssumeRole, ...]:
+    """`aws:assumeRole` (one JSON object) or `aws:assumeRoles` (a JSON list, assumed in order, each from the last)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise ValueError("is not JSON: set it with `pulumi config set --path` or as a JSON object") from None
+    return tuple(_assume_role(d) for d in (doc if isinstance(doc, list) else [doc]))
 
 
 def _preflight_mode(text: str) -> PreflightMode:
@@ -151,6 +202,12 @@ SETTINGS: tuple[Setting, ...] = (
         _preflight_mode,
         "AWS preflight mode: enforce, warn or off",
     ),
+    # The stack's own AWS provider settings, so the preflight checks as the identity that deploys. Without them
+    # boto3's usual chain (AWS_PROFILE, AWS_REGION, SSO, env keys) applies.
+    Setting("aws_region", "aws:region", None, None, str, "home region of the preflight's AWS session"),
+    Setting("aws_profile", "aws:profile", None, None, str, "AWS profile of the preflight's session"),
+    Setting("aws_assume_role", "aws:assumeRole", None, (), _assume_roles, "a role to assume first"),
+    Setting("aws_assume_roles", "aws:assumeRoles", None, (), _assume_roles, "roles to assume first, in order"),
 )
 
 
@@ -167,6 +224,14 @@ class Settings:
     max_retries: int = 4
     retry_max_wait: float = 60.0
     preflight: PreflightMode = "enforce"
+    aws_region: str | None = None
+    aws_profile: str | None = None
+    aws_assume_role: tuple[AssumeRole, ...] = ()
+    aws_assume_roles: tuple[AssumeRole, ...] = ()
+
+    @property
+    def assumed_roles(self) -> tuple[AssumeRole, ...]:
+        return self.aws_assume_role + self.aws_assume_roles
 
     def require_api_key(self) -> Secret:
         if self.api_key is None or not self.api_key.reveal():

@@ -1,33 +1,53 @@
-"""The cluster's fields in one table, and the rules it drives: normalisation, offline validation and diff.
+"""The cluster's fields in one table, and the rules it drives: normalisation, validation, diff, adoption matching.
 
-Every input property is a row: its wire path, whether a change updates in place or replaces, whether it is
-required, and the offline rule its value must pass. Nothing here does I/O or knows about Pulumi's engine, so the
-provider's `check` and `diff` stay small and every rule is testable on its own. Values still unknown during a
-preview are represented by any object for which `is_unknown` is true; they are kept, never validated or compared.
+Every input property is a row: its wire path (the API's camelCase name), its type, whether a change updates in
+place or replaces, where it travels to Fireworks (in the URL, in the JSON body, or nowhere: a setting of this
+provider), the offline rule its value must pass, whether the API fills it in when it is left empty, its
+`fwcluster preflight` flag and its documentation. The resource arguments, the native provider's schema, the CLI
+flags and the preflight's field list derive from this table or are tested against it.
+
+Nothing here does I/O or knows about Pulumi's engine. Values still unknown during a preview are represented by any
+object for which `is_unknown` is true; they are kept, never validated or compared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from . import rules
+from .partitions import partition_or_default
 
+Kind = Literal["string", "boolean"]
 OnChange = Literal["update", "replace"]
+# Where a value reaches Fireworks: in the request path, in the JSON body, or never (it steers this provider).
+Wire = Literal["path", "body", "none"]
 # A rule gets the value and the object holding it (so a role can be checked against awsAccountId).
 Rule = Callable[[str, Mapping[str, Any]], "str | None"]
+IsUnknown = Callable[[Any], bool]
 
-GROUPS = ("eksCluster", "fakeCluster")  # exactly one must be given
-OUTPUT_ONLY = ("name", "state", "status", "createTime", "updateTime")
+
+@dataclass(frozen=True)
+class Filled:
+    """The API fills this field in when it is left empty. `default` computes the value it uses from the other
+    fields of the same object when that value is documented; None means the API assigns one we cannot predict."""
+
+    default: Callable[[Mapping[str, Any]], str | None] | None = None
 
 
 @dataclass(frozen=True)
 class Field:
     path: str
     on_change: OnChange
+    doc: str
+    kind: Kind = "string"
     required: bool = False
     rule: Rule | None = None
+    wire: Wire = "body"
+    flag: str | None = None
+    """The `fwcluster preflight` option for an eksCluster field (without the leading dashes)."""
+    filled: Filled | None = None
 
     @property
     def top(self) -> str:
@@ -36,6 +56,25 @@ class Field:
     @property
     def key(self) -> str:
         return self.path.rsplit(".", 1)[-1]
+
+    @property
+    def nested(self) -> bool:
+        return "." in self.path
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """A property only the API (or this provider) knows: an output, never an input."""
+
+    name: str
+    doc: str
+    kind: Literal["string", "object"] = "string"
 
 
 def _plain(rule: Callable[[str], str | None]) -> Rule:
@@ -47,29 +86,145 @@ def _role(value: str, siblings: Mapping[str, Any]) -> str | None:
     return rules.role_arn(value, account if isinstance(account, str) else None)
 
 
+def default_manager_role(eks: Mapping[str, Any]) -> str | None:
+    """The manager role ARN the API uses when eksCluster.fireworksManagerRole is empty."""
+    account, region = eks.get("awsAccountId"), eks.get("region")
+    if not isinstance(account, str) or not account or not isinstance(region, str):
+        return None
+    return rules.default_manager_role(partition_or_default(region), account)
+
+
+GROUPS_TABLE: tuple[Group, ...] = (
+    Group(
+        "eksCluster",
+        "The customer's AWS side: the EKS cluster, its S3 bucket and the IAM roles Fireworks uses. Every field "
+        "forces a replacement (which fields the API lets you change after creation is undocumented).",
+    ),
+    Group("fakeCluster", "A test double inside Fireworks, instead of eksCluster."),
+)
+GROUPS = tuple(g.name for g in GROUPS_TABLE)  # exactly one must be given
+
 FIELDS: tuple[Field, ...] = (
     # Not required here: the provider fills it in from stack config or env, and names those when all are empty.
-    Field("accountId", "replace", False, _plain(rules.resource_id)),
-    Field("clusterId", "replace", True, _plain(rules.resource_id)),
-    Field("displayName", "update", False, _plain(rules.display_name)),
-    Field("eksCluster.awsAccountId", "replace", True, _plain(rules.aws_account_id)),
-    Field("eksCluster.region", "replace", True, _plain(rules.region)),
-    Field("eksCluster.clusterName", "replace"),
-    Field("eksCluster.storageBucketName", "replace", False, _plain(rules.bucket_name)),
-    Field("eksCluster.fireworksManagerRole", "replace", False, _role),
-    Field("eksCluster.metricWriterRole", "replace", False, _role),
-    Field("eksCluster.loadBalancerControllerRole", "replace", False, _role),
-    Field("eksCluster.inferenceRole", "replace", False, _role),
     Field(
-        "eksCluster.workloadIdentityPoolProviderId", "replace", False, _plain(rules.workload_identity_pool_provider_id)
+        "accountId",
+        "replace",
+        "The Fireworks account. Defaults to the `fireworks:accountId` stack config or FIREWORKS_ACCOUNT_ID.",
+        rule=_plain(rules.resource_id),
+        wire="path",
     ),
-    Field("fakeCluster.projectId", "replace"),
-    Field("fakeCluster.location", "replace"),
-    Field("fakeCluster.clusterName", "replace"),
+    Field(
+        "clusterId",
+        "replace",
+        "The cluster's id: 1-63 characters of a-z, 0-9 and '-', starting with a letter. Changing it creates the new "
+        "cluster first, then deletes the old one.",
+        required=True,
+        rule=_plain(rules.resource_id),
+        wire="path",
+    ),
+    Field(
+        "displayName",
+        "update",
+        "A human-readable name, fewer than 64 characters. Changed in place.",
+        rule=_plain(rules.display_name),
+    ),
+    Field(
+        "adoptExisting",
+        "update",
+        "Take over a cluster that already exists with this id and a matching spec, instead of refusing. Needed "
+        "only when the existing cluster was not created by this resource (another stack, or made by hand).",
+        kind="boolean",
+        wire="none",
+    ),
+    Field(
+        "eksCluster.awsAccountId",
+        "replace",
+        "The 12-digit AWS account that holds the EKS cluster.",
+        required=True,
+        rule=_plain(rules.aws_account_id),
+        flag="account",
+    ),
+    Field(
+        "eksCluster.region",
+        "replace",
+        "The AWS region of the EKS cluster, e.g. us-east-1.",
+        required=True,
+        rule=_plain(rules.region),
+        flag="region",
+    ),
+    Field("eksCluster.clusterName", "replace", "The EKS cluster's name.", flag="cluster-name"),
+    Field(
+        "eksCluster.storageBucketName",
+        "replace",
+        "The S3 bucket (its name, not an ARN) Fireworks stores models in, in the cluster's region.",
+        rule=_plain(rules.bucket_name),
+        flag="bucket",
+    ),
+    Field(
+        "eksCluster.fireworksManagerRole",
+        "replace",
+        "The role Fireworks' control plane assumes. Empty means arn:aws:iam::<awsAccountId>:role/FireworksManagerRole.",
+        rule=_role,
+        flag="manager-role",
+        filled=Filled(default_manager_role),
+    ),
+    Field(
+        "eksCluster.metricWriterRole",
+        "replace",
+        "The role that writes metrics (IRSA). Empty means no metrics are written.",
+        rule=_role,
+        flag="metric-writer-role",
+    ),
+    Field(
+        "eksCluster.loadBalancerControllerRole",
+        "replace",
+        "The AWS load balancer controller's role (IRSA). Empty means no gateway is created.",
+        rule=_role,
+        flag="load-balancer-controller-role",
+    ),
+    Field(
+        "eksCluster.inferenceRole",
+        "replace",
+        "The role inference pods use to read the bucket (IRSA).",
+        rule=_role,
+        flag="inference-role",
+    ),
+    Field(
+        "eksCluster.workloadIdentityPoolProviderId",
+        "replace",
+        "A workload identity pool provider in Fireworks' own GCP project (4-32 of a-z, 0-9 and '-'; 'gcp-' is "
+        "reserved). Fireworks may assign one when it is left empty.",
+        rule=_plain(rules.workload_identity_pool_provider_id),
+        flag="workload-identity-pool-provider-id",
+        filled=Filled(),
+    ),
+    Field("fakeCluster.projectId", "replace", "The test double's project."),
+    Field("fakeCluster.location", "replace", "The test double's location."),
+    Field("fakeCluster.clusterName", "replace", "The test double's cluster name."),
 )
+
+OUTPUTS: tuple[Output, ...] = (
+    Output("name", "The cluster's full name, accounts/{accountId}/clusters/{clusterId}; also the resource id."),
+    Output("state", "STATE_UNSPECIFIED, CREATING, READY, DELETING or FAILED."),
+    Output("status", "The cluster's status: a gRPC code name (`code`) and a message (`message`).", "object"),
+    Output("createTime", "When the cluster was created (RFC 3339)."),
+    Output("updateTime", "When the cluster was last updated (RFC 3339)."),
+    Output(
+        "endpoint",
+        "The Fireworks API base URL the cluster was managed through. Refresh and delete refuse to call the "
+        "cluster gone through any other.",
+    ),
+)
+OUTPUT_ONLY = tuple(o.name for o in OUTPUTS)
+
 BY_PATH = {f.path: f for f in FIELDS}
 TOP_LEVEL = tuple(dict.fromkeys(f.top for f in FIELDS))
 GROUP_KEYS = {g: tuple(f.key for f in FIELDS if f.top == g) for g in GROUPS}
+SCALARS = tuple(f for f in FIELDS if not f.nested)
+
+
+def group_fields(group: str) -> tuple[Field, ...]:
+    return tuple(f for f in FIELDS if f.top == group)
 
 
 @dataclass(frozen=True)
@@ -78,33 +233,31 @@ class Failure:
     reason: str
 
 
-IsUnknown = Callable[[Any], bool]
-
-
 def _never_unknown(_value: Any) -> bool:
     return False
 
 
+# -- normalise and validate ----------------------------------------------------------------------------------
+
+
 def normalize(props: Mapping[str, Any], is_unknown: IsUnknown = _never_unknown) -> tuple[dict[str, Any], list[Failure]]:
-    """Checked inputs: known keys only, empty optional strings dropped, types and rules enforced.
+    """Checked inputs: known keys only, empty optional values (`""`, false) dropped, types and rules enforced.
 
     Returns the normalised inputs and every failure found, each with its property path."""
     failures: list[Failure] = []
     out: dict[str, Any] = {}
     for key, value in props.items():
-        if key.startswith("__"):
-            continue
-        if key not in TOP_LEVEL and key not in OUTPUT_ONLY:
+        if key.startswith("__") or key in OUTPUT_ONLY:
+            continue  # the engine's own keys, and outputs echoed back
+        if key not in TOP_LEVEL:
             failures.append(Failure(key, f"unknown property; expected one of {', '.join(TOP_LEVEL)}"))
             continue
-        if key in OUTPUT_ONLY:
-            continue  # outputs echoed back (a refresh's inputs never hold them; tolerate them anyway)
         if key in GROUPS:
             group = _normalize_group(key, value, is_unknown, failures)
             if group is not None:
                 out[key] = group
             continue
-        scalar = _normalize_scalar(key, value, is_unknown, failures)
+        scalar = _normalize_scalar(BY_PATH[key], value, is_unknown, failures)
         if scalar is not None:
             out[key] = scalar
     failures.extend(_validate(out, is_unknown))
@@ -123,19 +276,20 @@ def _normalize_group(key: str, value: Any, is_unknown: IsUnknown, failures: list
         if path not in BY_PATH:
             failures.append(Failure(path, f"unknown property; expected one of {', '.join(GROUP_KEYS[key])}"))
             continue
-        scalar = _normalize_scalar(path, sub_value, is_unknown, failures)
+        scalar = _normalize_scalar(BY_PATH[path], sub_value, is_unknown, failures)
         if scalar is not None:
             group[sub] = scalar
     return group
 
 
-def _normalize_scalar(path: str, value: Any, is_unknown: IsUnknown, failures: list[Failure]) -> Any:
+def _normalize_scalar(f: Field, value: Any, is_unknown: IsUnknown, failures: list[Failure]) -> Any:
     if value is None or is_unknown(value):
         return value
-    if not isinstance(value, str):
-        failures.append(Failure(path, f"must be a string, not {type(value).__name__}"))
+    expected = bool if f.kind == "boolean" else str
+    if not isinstance(value, expected):
+        failures.append(Failure(f.path, f"must be a {f.kind}, not {type(value).__name__}"))
         return None
-    return value or None  # an empty optional string means "not set"
+    return value or None  # an empty optional value means "not set", so state stays the same either way
 
 
 def _validate(props: Mapping[str, Any], is_unknown: IsUnknown) -> list[Failure]:
@@ -146,12 +300,9 @@ def _validate(props: Mapping[str, Any], is_unknown: IsUnknown) -> list[Failure]:
     elif len(given) > 1:
         failures.append(Failure("fakeCluster", "give either eksCluster or fakeCluster, not both"))
     for f in FIELDS:
-        if f.top in GROUPS:
-            container = props.get(f.top)
-            if container is None or is_unknown(container):
-                continue
-        else:
-            container = props
+        container = props.get(f.top) if f.nested else props
+        if container is None or is_unknown(container):
+            continue
         value = container.get(f.key)
         if is_unknown(value):
             continue
@@ -165,17 +316,50 @@ def _validate(props: Mapping[str, Any], is_unknown: IsUnknown) -> list[Failure]:
     return failures
 
 
-@dataclass(frozen=True)
-class Changes:
-    """Which fields differ, and which of them force a replacement (as top-level property names)."""
+# -- diff -----------------------------------------------------------------------------------------------------
 
-    changed: tuple[str, ...]
-    replaces: tuple[str, ...]
-    delete_before_replace: bool
+ChangeKind = Literal["add", "delete", "update"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One changed property, by its exact path (`eksCluster.inferenceRole`), and whether it forces a replacement."""
+
+    path: str
+    kind: ChangeKind
+    replace: bool
+
+
+@dataclass(frozen=True)
+class ChangePlan:
+    """What a diff found: every changed path and what it does, and the order of a replacement."""
+
+    changes: tuple[Change, ...] = ()
+    renamed: bool = False
+    """The cluster's name (accountId or clusterId) is known to change, so a replacement can create first."""
 
     @property
     def any(self) -> bool:
-        return bool(self.changed)
+        return bool(self.changes)
+
+    @property
+    def changed(self) -> tuple[str, ...]:
+        return tuple(c.path for c in self.changes)
+
+    @property
+    def replaces(self) -> tuple[str, ...]:
+        return tuple(c.path for c in self.changes if c.replace)
+
+    @property
+    def delete_before_replace(self) -> bool:
+        # Fireworks cannot hold two clusters with one name, so unless the name changes the old one goes first.
+        return bool(self.replaces) and not self.renamed
+
+    def plus(self, *extra: Change) -> ChangePlan:
+        return replace(self, changes=self.changes + extra)
+
+    def describe(self) -> str:
+        return ", ".join(f"{c.path} ({'replace' if c.replace else 'in place'})" for c in self.changes)
 
 
 def get_path(props: Mapping[str, Any], path: str) -> Any:
@@ -186,36 +370,129 @@ def get_path(props: Mapping[str, Any], path: str) -> Any:
     return value.get(sub) if isinstance(value, Mapping) else None
 
 
-def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown = _never_unknown) -> Changes:
-    """Compare desired (checked) inputs with the old outputs, field by field.
+def _effective(f: Field, container: Any) -> Any:
+    """The value a field has in effect: as given, else the documented value the API fills in."""
+    if not isinstance(container, Mapping):
+        return None
+    value = container.get(f.key) or None
+    if value is None and f.filled is not None and f.filled.default is not None:
+        return f.filled.default(container)
+    return value
 
-    An unknown value is a change of its field. A replacement deletes before it creates unless the cluster's name
-    is known to change, because Fireworks cannot hold two clusters with one id."""
-    changed: list[str] = []
-    for f in FIELDS:
-        new_container = news.get(f.top) if f.top in GROUPS else news
-        if f.top in GROUPS and is_unknown(new_container):
-            changed.append(f.top)
+
+def _kind(old: Any, new: Any) -> ChangeKind:
+    if old is None:
+        return "add"
+    return "delete" if new is None else "update"
+
+
+def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown = _never_unknown) -> ChangePlan:
+    """Compare desired (checked) inputs with the old outputs, field by field, naming exact paths.
+
+    An unknown value is a change of its field. A group given or dropped as a whole is one change of the group."""
+    changes: list[Change] = []
+    for f in SCALARS:
+        new, old = news.get(f.path), olds.get(f.path)
+        if is_unknown(new):
+            changes.append(Change(f.path, "update", f.on_change == "replace"))
+        elif (new or None) != (old or None):
+            changes.append(Change(f.path, _kind(old or None, new or None), f.on_change == "replace"))
+    for group in GROUPS:
+        new_group, old_group = news.get(group), olds.get(group)
+        if is_unknown(new_group):
+            changes.append(Change(group, "update", True))
             continue
-        new = get_path(news, f.path)
-        if is_unknown(new) or (new or None) != (get_path(olds, f.path) or None):
-            changed.append(f.path)
-    changed = list(dict.fromkeys(changed))
-    replaces = tuple(dict.fromkeys(BY_PATH[p].top if p in BY_PATH else p for p in changed if _replaces(p)))
+        if not new_group and not old_group:
+            continue
+        if not new_group or not old_group:
+            changes.append(Change(group, _kind(old_group or None, new_group or None), True))
+            continue
+        for f in group_fields(group):
+            new = new_group.get(f.key)
+            if is_unknown(new):
+                changes.append(Change(f.path, "update", f.on_change == "replace"))
+                continue
+            before, after = _effective(f, old_group), _effective(f, new_group)
+            if before != after:
+                changes.append(Change(f.path, _kind(before, after), f.on_change == "replace"))
     # An unknown new name may well be the old one, and creating first would then collide: delete first.
     renamed = any(not is_unknown(news.get(k)) and news.get(k) != olds.get(k) for k in ("accountId", "clusterId"))
-    return Changes(tuple(changed), replaces, delete_before_replace=bool(replaces) and not renamed)
+    return ChangePlan(tuple(changes), renamed)
 
 
-def _replaces(path: str) -> bool:
-    return path in GROUPS or BY_PATH[path].on_change == "replace"
+def patch_body(plan: ChangePlan, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH body for the in-place changes Fireworks must hear about (`""` clears a field)."""
+    body: dict[str, Any] = {}
+    for c in plan.changes:
+        f = BY_PATH.get(c.path)
+        if f is None or c.replace or f.wire != "body":
+            continue
+        if f.nested:  # no nested field updates in place today; a PATCH would have to carry its whole group
+            raise ValueError(f"{f.path} cannot be patched on its own")
+        body[f.path] = inputs.get(f.path) or ""
+    return body
 
 
-def updatable(changes: Changes) -> list[str]:
-    """The changed paths an update can apply in place."""
-    return [p for p in changes.changed if not _replaces(p)]
+# -- the live cluster against the program ---------------------------------------------------------------------
 
 
-def spec_of(props: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields that identify what a cluster is (everything that replaces), for comparing two clusters."""
-    return {f.path: get_path(props, f.path) for f in FIELDS if f.on_change == "replace" and get_path(props, f.path)}
+def request_body(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The Cluster object a create sends: the fields that travel in the body, unset ones left out."""
+    body: dict[str, Any] = {}
+    for f in SCALARS:
+        if f.wire == "body" and inputs.get(f.path):
+            body[f.path] = inputs[f.path]
+    for group in GROUPS:
+        if inputs.get(group):
+            body[group] = dict(inputs[group])
+    return body
+
+
+def mismatches(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]:
+    """The spec fields (everything that replaces, but the name) on which an existing cluster differs from the
+    desired inputs. A field the program leaves empty and the API fills in is not a difference."""
+    out: list[str] = []
+    for group in GROUPS:
+        want_group, have_group = desired.get(group) or {}, live.get(group) or {}
+        if bool(want_group) != bool(have_group):
+            out.append(group)
+            continue
+        for f in group_fields(group):
+            want, have = _effective(f, want_group), _effective(f, have_group)
+            if want is None and f.filled is not None and f.filled.default is None:
+                continue  # assigned by the API when left empty
+            if want != have:
+                out.append(f.path)
+    return out
+
+
+def inputs_from_live(live: Mapping[str, Any], declared: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The inputs that describe a live cluster, for a refresh (`declared` = the inputs on record) or an import or
+    get (`declared` = None).
+
+    A refresh keeps what the program declared, with the live values, so a change made out of band shows up as drift;
+    it leaves out a value the API filled in that the program never declared, so it never turns into a change. An
+    import has no declaration: it keeps every live value except one equal to the documented default."""
+    inputs: dict[str, Any] = {k: live[k] for k in ("accountId", "clusterId", "displayName") if live.get(k)}
+    for f in SCALARS:
+        if f.wire == "none" and declared and declared.get(f.path):
+            inputs[f.path] = declared[f.path]  # Fireworks knows nothing of it: keep the program's setting
+    for group in GROUPS:
+        have = live.get(group)
+        if not have:
+            continue
+        declared_group = (declared or {}).get(group)
+        kept: dict[str, Any] = {}
+        for f in group_fields(group):
+            value = have.get(f.key)
+            if not value:
+                continue
+            if f.filled is not None:
+                if declared is not None and not (isinstance(declared_group, Mapping) and declared_group.get(f.key)):
+                    continue
+                if declared is None and f.filled.default is not None and value == f.filled.default(have):
+                    continue
+            kept[f.key] = value
+        inputs[group] = kept
+    normalized, _ = normalize(inputs)
+    return normalized

@@ -24,4 +24,8 @@ def fireworks(fireworks_server: EmulatorHandle) -> EmulatorHandle:
     backend.reset()
     backend.provision_delay = 0.2
     backend.delete_delay = 0.1
+    backend.default_manager_role = False
+    backend.assign_pool_provider = False
+    backend.hide_foreign_accounts = False
+    backend.deleting_state = None
     return fireworks_server

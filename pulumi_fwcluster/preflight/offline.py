@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from .. import rules
+from ..partitions import partition_for_region
 from .report import Finding
 from .spec import ROLE_FIELDS, PreflightSpec, path
 
@@ -34,19 +35,6 @@ def eks_regions() -> dict[str, str]:
         for region in resolver.get_available_endpoints("eks", partition):
             out[region] = partition
     return out
-
-
-def partition_for_region(region: str | None) -> str | None:
-    """The partition botocore maps `region` to (by its regex), or None when it maps to none."""
-    if not region:
-        return None
-    from botocore.exceptions import UnknownRegionError
-
-    try:
-        partition: str = _resolver().get_partition_for_region(region)
-    except UnknownRegionError:
-        return None
-    return partition
 
 
 def check_region(region: str | None) -> Finding:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import rules
 from ..byoc import issuer_host, oidc_provider_arn
+from ..partitions import partition_for_region
 from . import online
-from .offline import check_offline, eks_regions, partition_for_region
+from .offline import check_offline, eks_regions
 from .report import Finding, PreflightReport
 from .spec import FIELDS, IRSA_SERVICE_ACCOUNTS, ROLE_FIELDS, PreflightSpec, path, to_spec
 from .trust import evaluate_irsa, evaluate_manager
@@ -106,7 +107,7 @@ def _selected(fields: Collection[str] | None) -> set[str]:
 
 def run_preflight(
     eks_cluster: Any,
-    session: boto3.Session | None = None,
+    session: boto3.Session | Callable[[], boto3.Session] | None = None,
     *,
     fields: Collection[str] | None = None,
     options: PreflightOptions | None = None,
@@ -115,7 +116,8 @@ def run_preflight(
 
     `eks_cluster` is an EksClusterArgs-like object (snake_case attributes, or a dataclass) or a mapping with the
     camelCase eksCluster keys. `session` defaults to ``boto3.Session()`` (the default credential chain, so
-    AWS_PROFILE and SSO work). `fields` restricts the online checks to those camelCase fields (offline checks
+    AWS_PROFILE and SSO work); it may also be a function that builds one (assuming a role, say), whose failure is
+    then reported as the credentials finding. `fields` restricts the online checks to those camelCase fields (offline checks
     always run); changing awsAccountId or region re-checks everything, changing clusterName re-checks the IRSA
     roles' trust too.
     """
@@ -140,11 +142,13 @@ def run_preflight(
     try:
         if session is None:
             session = default_session()
+        elif callable(session):
+            session = session()
         clients = _make_clients(session, spec.region, regional=region_ok)
     except Exception as exc:  # ProfileNotFound and friends surface when the session reads its config
-        from botocore.exceptions import BotoCoreError
+        from botocore.exceptions import BotoCoreError, ClientError
 
-        if not isinstance(exc, BotoCoreError):
+        if not isinstance(exc, (BotoCoreError, ClientError)):  # a refused AssumeRole is a ClientError
             raise
         report.findings.append(online.credentials_failure(exc))
         return skip_all("the AWS credentials check failed (see aws.credentials)")

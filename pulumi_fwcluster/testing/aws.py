@@ -33,8 +33,8 @@ from ..byoc import (
     irsa_trust_policy,
     manager_trust_policy,
     oidc_provider_arn,
-    partition_for,
 )
+from ..partitions import partition_or_default
 
 DEFAULT_ACCOUNT = "123456789012"  # moto's account for any fake credentials
 DEFAULT_REGION = "us-east-1"
@@ -169,7 +169,7 @@ def seed_byoc(
     caller = clients["sts"].get_caller_identity()["Account"]
     if caller != account:
         raise ValueError(f"the credentials are for account {caller}, not {account}; moto uses {DEFAULT_ACCOUNT}")
-    partition = partition_for(region)
+    partition = partition_or_default(region)
     tags = [MANAGED_TAG]
     bucket = bucket or f"{cluster_name}-fireworks-{account}"[:63].strip("-.")
 

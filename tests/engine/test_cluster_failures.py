@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from pulumi_fwcluster.client import Cluster, FireworksClient
@@ -25,23 +26,27 @@ def test_lost_create_reply_is_adopted_in_the_same_up(
     assert plan.ok, plan.render()
     assert fireworks.backend.cluster_names() == [NAME]
     assert posts(fireworks) == 1
-    assert "adopting the existing cluster" in engine.stderr
+    assert "the reply to this create was lost" in engine.stderr
     assert engine.stack.get("prod") is not None
 
 
 def test_lost_reply_and_outage_then_up_again_gives_one_cluster(
     fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
 ) -> None:
+    fireworks.backend.provision_delay = 3.0  # provisioning takes minutes: the re-run finds it still CREATING
     engine = make_engine(**{"fireworks:maxRetries": "1"})
     fireworks.backend.drop_response_next(method="POST")
     fireworks.backend.fail_next(2, status=503, method="GET")  # the follow-up look-up fails too
     plan = engine.up([cluster()])
     assert not plan.ok
+    message = plan.step("prod").error_message
+    assert "Nothing was recorded" in message and "adopts the cluster while it is still CREATING" in message
     assert engine.stack.resources == []  # a failed create records nothing
     assert fireworks.backend.cluster_names() == [NAME]  # ...but the cluster was made
 
     plan = engine.up([cluster()])
     assert plan.ok, plan.render()
+    assert "interrupted `pulumi up` submitted it" in engine.stderr
     assert fireworks.backend.cluster_names() == [NAME]
     state = engine.stack.get("prod")
     assert state is not None and state.id == NAME and state.outputs["state"] == "READY"
@@ -67,15 +72,21 @@ def test_409_on_a_foreign_cluster_with_another_spec_is_left_alone(
     assert engine.stack.resources == []
 
 
-def test_an_existing_matching_cluster_is_adopted_by_declaring_it(
+def test_an_existing_matching_cluster_is_adopted_only_when_the_program_opts_in(
     fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
 ) -> None:
     client = FireworksClient(api_key=API_KEY, account_id=ACCOUNT, base_url=fireworks.base_url)
     desired = cluster()
     client.create("prod-use1", Cluster(display_name="Old name", eks_cluster=dict(desired.props["eksCluster"])))
+    time.sleep(0.3)  # READY: made by hand, not by an interrupted run of this stack
     engine = make_engine()
-    plan = engine.up([desired])
+    refused = engine.up([desired])
+    assert not refused.ok and "already exists (READY)" in refused.step("prod").error_message
+    assert engine.stack.resources == [] and client.get("prod-use1").display_name == "Old name"
+
+    plan = engine.up([cluster(adopt_existing=True)])
     assert plan.ok, plan.render()
+    assert "adopting it (adoptExisting)" in engine.stderr
     assert client.get("prod-use1").display_name == "Prod"  # brought in line with the program
     assert fireworks.backend.cluster_names() == [NAME]
 
@@ -103,7 +114,8 @@ def test_create_timeout_then_up_again_resumes(fireworks: EmulatorHandle, make_en
     plan = make_engine(**{"fireworks:createTimeout": "0.3s"}).up([cluster()])
     assert not plan.ok
     message = plan.step("prod").error_message
-    assert "still CREATING" in message and "fireworks:createTimeout" in message and "resumes waiting" in message
+    assert "still CREATING" in message and "fireworks:createTimeout" in message
+    assert "adopts it while it is still CREATING" in message and "adopt_existing=True" in message
 
     engine = make_engine()
     plan = engine.up([cluster()])

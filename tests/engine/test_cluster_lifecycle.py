@@ -54,7 +54,7 @@ def test_full_lifecycle(fireworks: EmulatorHandle, make_engine: Callable[..., En
     before = len(log.requests)
     plan = engine.preview([cluster(display_name="Prod (us-east-1)", region="us-west-2")])
     assert plan.ops() == {"prod": "replace"} and plan.step("prod").delete_before_replace, plan.render()
-    assert "-+ replace" in plan.render() and "eksCluster" in plan.step("prod").replaces
+    assert "-+ replace" in plan.render() and plan.step("prod").replaces == ["eksCluster.region"]
     assert mutating_since(fireworks, before) == []
     plan = engine.up([cluster(display_name="Prod (us-east-1)", region="us-west-2")])
     assert plan.ok, plan.render()
@@ -139,9 +139,9 @@ def test_a_manager_role_the_api_fills_in_is_not_drift(
         plan = engine.refresh()
         assert "eksCluster" not in plan.step("prod").diffs, plan.render()
         assert engine.preview([cluster()]).ops() == {"prod": "same"}
-        # and a re-run after a lost reply still adopts the cluster the API completed
+        # and a program that opts in adopts the cluster though the API filled the role in
         engine.stack.resources = []
-        assert engine.up([cluster()]).ok
+        assert engine.up([cluster(adopt_existing=True)]).ok
         assert fireworks.backend.cluster_names() == [NAME]
     finally:
         fireworks.backend.default_manager_role = False

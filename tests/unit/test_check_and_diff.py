@@ -151,12 +151,16 @@ DIFFS: list[tuple[str, dict[str, Any], tuple[str, ...] | None, tuple[str, ...], 
     ("unchanged", valid(), (), (), False),
     ("displayName", dict(valid(), displayName="New"), ("displayName",), (), False),
     ("displayName removed", {k: v for k, v in valid().items() if k != "displayName"}, ("displayName",), (), False),
-    ("region", with_eks(region="us-west-2"), ("eksCluster.region",), ("eksCluster",), True),
-    ("role", with_eks(inferenceRole=ROLE + "2"), ("eksCluster.inferenceRole",), ("eksCluster",), True),
-    ("role added", with_eks(metricWriterRole=ROLE), ("eksCluster.metricWriterRole",), ("eksCluster",), True),
+    ("region", with_eks(region="us-west-2"), ("eksCluster.region",), ("eksCluster.region",), True),
+    ("role", with_eks(inferenceRole=ROLE + "2"), ("eksCluster.inferenceRole",), ("eksCluster.inferenceRole",), True),
+    ("role added", with_eks(metricWriterRole=ROLE), ("eksCluster.metricWriterRole",), ("eksCluster.metricWriterRole",),
+     True),
+    ("manager role spelled out as the default", with_eks(fireworksManagerRole=None), (), (), False),
+    ("adoptExisting alone", dict(valid(), adoptExisting=True), ("adoptExisting",), (), False),
     ("clusterId", dict(valid(), clusterId="prod-use2"), ("clusterId",), ("clusterId",), False),
     ("accountId", dict(valid(), accountId="other"), ("accountId",), ("accountId",), False),
-    ("unknown role", with_eks(inferenceRole=unknown()), ("eksCluster.inferenceRole",), ("eksCluster",), True),
+    ("unknown role", with_eks(inferenceRole=unknown()), ("eksCluster.inferenceRole",), ("eksCluster.inferenceRole",),
+     True),
     ("unknown group", dict(valid(), eksCluster=unknown()), ("eksCluster",), ("eksCluster",), True),
     ("unknown clusterId", dict(valid(), clusterId=unknown()), ("clusterId",), ("clusterId",), True),
     ("to fake", dict({k: v for k, v in valid().items() if k != "eksCluster"}, fakeCluster={"projectId": "p"}),
@@ -183,7 +187,7 @@ def test_diff_is_classified_by_the_table(
         assert changes.changed == changed
     assert changes.replaces == replaces
     result = provider.diff(olds["name"], olds, news)
-    if case == "unchanged":
+    if changed == ():
         assert result.changes is False
     else:
         assert result.changes is True

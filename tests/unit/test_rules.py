@@ -39,13 +39,16 @@ def test_aws_account_id(value: str, ok: bool) -> None:
         ("us-east-1", True),
         ("ap-southeast-7", True),
         ("us-gov-west-1", True),
+        ("eusc-de-east-1", True),
+        ("cn-northwest-1", True),
+        ("us-isob-east-1", True),
         ("us-east", False),
         ("US-EAST-1", False),
         ("useast1", False),
         ("", False),
     ],
 )
-def test_region_shape(value: str, ok: bool) -> None:
+def test_region_names_follow_botocores_partitions(value: str, ok: bool) -> None:
     assert (rules.region(value) is None) is ok
 
 

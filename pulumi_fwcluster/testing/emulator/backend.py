@@ -12,6 +12,13 @@ Choices where the real API's behaviour is unknown (see NOTES.md section 1):
 - Empty-string fields inside `eksCluster` / `fakeCluster` are dropped (proto3 JSON omits defaults).
 - `fireworksManagerRole` is echoed only as sent, unless `default_manager_role=True`, which fills in the
   documented default `arn:aws:iam::<awsAccountId>:role/FireworksManagerRole`.
+- `workloadIdentityPoolProviderId` is echoed only as sent, unless `assign_pool_provider=True`, which assigns one
+  (`fw-<hash>`) when it is left empty.
+- A key limited to other accounts gets 403 PERMISSION_DENIED, unless `hide_foreign_accounts=True`: then 404
+  NOT_FOUND, as services that hide what a caller may not see do.
+- While a cluster is being deleted it reports DELETING, unless `deleting_state` says otherwise: a state name, or
+  "previous" for the state it had before the DELETE (whether the real API moves a FAILED cluster to DELETING is
+  unknown).
 - getConnectionInfo of a cluster that is not READY is 400 FAILED_PRECONDITION.
 - PATCH of a DELETING cluster is 400 FAILED_PRECONDITION; PATCH of a CREATING or FAILED one is allowed.
 - Delays are read when the state is computed, so lowering `provision_delay` speeds up clusters already
@@ -69,7 +76,7 @@ _STATUS_TO_CODE: dict[int, str] = {
     504: "DEADLINE_EXCEEDED",
 }
 
-FaultKind = Literal["error", "rate_limit", "drop", "slow"]
+FaultKind = Literal["error", "rate_limit", "drop", "slow", "garbage"]
 
 _RESOURCE_ID = re.compile(r"^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _AWS_ACCOUNT = re.compile(r"^[0-9]{12}$")
@@ -136,6 +143,8 @@ class Fault:
     - "rate_limit": answer 429 RESOURCE_EXHAUSTED with a `Retry-After: retry_after` header (none if
       `retry_after` is None); the request is NOT applied.
     - "drop": handle the request (it IS applied), then close the connection without any response.
+    - "garbage": handle the request (it IS applied), then answer 200 with a body that is not JSON (a proxy's
+      error page, say).
     - "slow": wait `seconds` before handling, then answer normally.
 
     `method` None matches any method; `path` is a regular expression searched in the request path (without
@@ -153,7 +162,7 @@ class Fault:
     message: str | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("error", "rate_limit", "drop", "slow"):
+        if self.kind not in ("error", "rate_limit", "drop", "slow", "garbage"):
             raise ValueError(f"unknown fault kind {self.kind!r}")
         if self.times < 1:
             raise ValueError("times must be at least 1")
@@ -245,6 +254,7 @@ class _Cluster:
     status_message: str = ""
     failure: tuple[str, str] | None = None  # (code, message) to end provisioning with
     gone: bool = False
+    state_before_delete: str = ""
 
     @property
     def name(self) -> str:
@@ -268,6 +278,9 @@ class Backend:
         clock: Callable[[], float] = time.monotonic,
         *,
         default_manager_role: bool = False,
+        assign_pool_provider: bool = False,
+        hide_foreign_accounts: bool = False,
+        deleting_state: str | None = None,
     ) -> None:
         self.provision_delay = provision_delay
         self.delete_delay = delete_delay
@@ -276,6 +289,9 @@ class Backend:
         )
         self.clock = clock
         self.default_manager_role = default_manager_role
+        self.assign_pool_provider = assign_pool_provider
+        self.hide_foreign_accounts = hide_foreign_accounts
+        self.deleting_state = deleting_state
         self.faults = FaultQueue()
         self._lock = threading.RLock()
         self._clusters: dict[str, _Cluster] = {}  # by name
@@ -308,6 +324,10 @@ class Backend:
         """The next `n` matching requests ARE applied, then the connection closes with no response."""
         return self.faults.add(Fault("drop", times=n, method=method, path=path))
 
+    def garbage_next(self, n: int = 1, *, method: str | None = None, path: str | None = None) -> Fault:
+        """The next `n` matching requests ARE applied, then answered 200 with a body that is not JSON."""
+        return self.faults.add(Fault("garbage", times=n, method=method, path=path))
+
     def slow_next(
         self, n: int = 1, seconds: float = 1.0, *, method: str | None = None, path: str | None = None
     ) -> Fault:
@@ -330,6 +350,28 @@ class Backend:
                         c.failure = (code, message)
                         return
             self._pending_failures[cluster_id] = _Failure(code, message)
+
+    def fail_cluster(self, account: str, cluster_id: str, message: str, code: str = "INTERNAL") -> None:
+        """Move a live cluster to FAILED now, whatever its state (a serving cluster that broke)."""
+        if code not in GRPC_CODES:
+            raise ValueError(f"unknown gRPC code {code!r}")
+        with self._lock:
+            c = self._require(account, cluster_id)
+            now = self.clock()
+            c.state, c.state_since, c.updated_at = "FAILED", now, now
+            c.status_code, c.status_message = code, message
+
+    def edit_cluster(self, account: str, cluster_id: str, spec: Mapping[str, str | None]) -> None:
+        """Change fields of a live cluster's eksCluster/fakeCluster out of band (what no PATCH may do: Fireworks
+        support, say). A None value removes the field."""
+        with self._lock:
+            c = self._require(account, cluster_id)
+            for key, value in spec.items():
+                if value is None:
+                    c.spec.pop(key, None)
+                else:
+                    c.spec[key] = value
+            c.updated_at = max(self.clock(), c.updated_at)
 
     @property
     def requests(self) -> list[RequestRecord]:
@@ -355,6 +397,8 @@ class Backend:
                 raise ApiError("UNAUTHENTICATED", "invalid or missing API key")
             allowed = self.api_keys[api_key]
         if allowed is not None and account not in allowed:
+            if self.hide_foreign_accounts:
+                raise ApiError("NOT_FOUND", f"account {account!r} not found")
             raise ApiError("PERMISSION_DENIED", f"the API key may not access account {account!r}")
         _check_resource_id("account_id", account)
 
@@ -383,9 +427,11 @@ class Backend:
             raise ApiError("INVALID_ARGUMENT", "cluster.eksCluster and cluster.fakeCluster are mutually exclusive")
         kind = kinds[0]
         spec: dict[str, str] = fields[kind]
+        name = f"accounts/{account}/clusters/{cluster_id}"
         if kind == "eksCluster" and self.default_manager_role and "fireworksManagerRole" not in spec:
             spec["fireworksManagerRole"] = f"arn:aws:iam::{spec['awsAccountId']}:role/FireworksManagerRole"
-        name = f"accounts/{account}/clusters/{cluster_id}"
+        if kind == "eksCluster" and self.assign_pool_provider and "workloadIdentityPoolProviderId" not in spec:
+            spec["workloadIdentityPoolProviderId"] = "fw-" + hashlib.sha256(name.encode()).hexdigest()[:12]
         with self._lock:
             existing = self._get_live(name)
             if existing is not None:
@@ -454,6 +500,7 @@ class Backend:
             c = self._require(account, cluster_id)
             if c.state != "DELETING":
                 now = self.clock()
+                c.state_before_delete = c.state
                 c.state, c.state_since, c.updated_at = "DELETING", now, now
                 c.failure = None
             return {}
@@ -509,11 +556,14 @@ class Backend:
             c.gone = True
 
     def _render(self, c: _Cluster) -> dict[str, Any]:
+        state = c.state
+        if state == "DELETING" and self.deleting_state is not None:
+            state = c.state_before_delete if self.deleting_state == "previous" else self.deleting_state
         return {
             "name": c.name,
             "displayName": c.display_name,
             c.kind: dict(c.spec),
-            "state": c.state,
+            "state": state,
             "status": {"code": c.status_code, "message": c.status_message},
             "createTime": self._timestamp(c.created_at),
             "updateTime": self._timestamp(c.updated_at),

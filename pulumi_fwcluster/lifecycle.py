@@ -1,0 +1,606 @@
+"""The lifecycle of a Fireworks cluster, once, for both doors: the dynamic provider and the native plugin.
+
+Plain dicts in, plain results out. Nothing here knows `pulumi.dynamic` or the experimental provider types: an
+adapter turns the engine's request into a call here and the result back into the engine's reply. The rules live
+below this module (`spec` for fields and changes, `preflight` for AWS, `client` for HTTP, `waiter` for polling);
+what lives here is the order of things and what each failure means for the stack:
+
+- adoption: a create takes over an existing cluster only when it is provably this resource's (this very call
+  sent the POST whose reply was lost, or an interrupted `up` left it still CREATING) or when the program opts in
+  with `adoptExisting`; anything else is refused with the ways out;
+- refresh: the recorded inputs keep what the program declared, so a value the API fills in never turns into a
+  replacement, and a FAILED cluster is planned for replacement with a warning;
+- the endpoint guard: only the endpoint that recorded a cluster may call it gone;
+- waits outlive outages: transient errors while polling count as pending until the operation's deadline.
+
+Every error raised says what happened, what state the cluster is in, and what the next `pulumi up` (or
+`destroy`) will do.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import spec
+from .errors import AlreadyExists, ClusterFailed, FireworksError, NotFound, WaitCancelled, WaitTimeout
+from .settings import SETTINGS, Settings, resolve
+from .waiter import ANY_STATE, GONE, StateChange, WaitPolicy, wait_for
+
+if TYPE_CHECKING:  # check and diff never need HTTP: requests loads on the first create, read, update or delete
+    from .client import Cluster, FireworksClient
+
+Severity = Literal["info", "warning", "error"]
+Log = Callable[[Severity, str], None]
+Op = Literal["create", "update", "delete"]
+
+PROVISIONING = ("CREATING", "STATE_UNSPECIFIED")
+PREFLIGHT_REUSE_SECONDS = 60.0
+# A lost POST reply adopts the cluster it finds only if that cluster is no older than the POST, give or take
+# this much clock difference between us and Fireworks: an older one existed before, and is someone else's.
+CLOCK_SKEW_SECONDS = 300.0
+CONFIG_KEYS = tuple(s.config_key for s in SETTINGS if s.config_key)
+
+
+class LifecycleError(Exception):
+    """An operation could not finish. The text says what happened, the state the cluster is in, and what the next
+    `pulumi up` (or `destroy`) will do."""
+
+
+class Incomplete(LifecycleError):
+    """The cluster exists but the operation did not finish (FAILED, a timeout, a cancel). Raised only for a door
+    that can record a partial result (the native provider's init failure), so the stack keeps the cluster."""
+
+    def __init__(self, message: str, *, resource_id: str, outputs: dict[str, Any], inputs: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.resource_id = resource_id
+        self.outputs = outputs
+        self.inputs = inputs
+
+
+@dataclass(frozen=True)
+class Checked:
+    inputs: dict[str, Any]
+    failures: list[spec.Failure]
+
+
+@dataclass(frozen=True)
+class Created:
+    id: str
+    outputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Read:
+    """A refresh's result: `id` None means the cluster is gone (proven, not guessed)."""
+
+    id: str | None
+    outputs: dict[str, Any]
+    inputs: dict[str, Any]
+
+
+def _silent(_severity: Severity, _message: str) -> None:
+    pass
+
+
+def parse_id(resource_id: str) -> tuple[str, str]:
+    parts = resource_id.split("/")
+    if len(parts) != 4 or parts[0] != "accounts" or parts[2] != "clusters" or not parts[1] or not parts[3]:
+        raise LifecycleError(f"{resource_id!r} is not a cluster name of the form accounts/<account>/clusters/<id>")
+    return parts[1], parts[3]
+
+
+def cluster_name(account: str, cluster_id: str) -> str:
+    return f"accounts/{account}/clusters/{cluster_id}"
+
+
+def strip_engine_keys(props: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if not k.startswith("__")}
+
+
+def live_props(account: str, cluster: Cluster) -> dict[str, Any]:
+    """A live cluster in the shape of the resource's inputs."""
+    return {
+        "accountId": account,
+        "clusterId": cluster.cluster_id,
+        "displayName": cluster.display_name,
+        "eksCluster": cluster.eks_cluster,
+        "fakeCluster": cluster.fake_cluster,
+    }
+
+
+def contains_unknown(value: Any, is_unknown: spec.IsUnknown) -> bool:
+    if is_unknown(value):
+        return True
+    if isinstance(value, Mapping):
+        return any(contains_unknown(v, is_unknown) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(contains_unknown(v, is_unknown) for v in value)
+    return False
+
+
+class ClusterLifecycle:
+    """Check, diff, create, read, update and delete for one provider process; safe to share across threads.
+
+    `log` receives what the user should see (warnings about adoption, FAILED clusters, preflight findings).
+    `records_partial` says whether the door can record a cluster that exists but did not become ready (the native
+    plugin can; a dynamic provider records nothing when create fails), which changes what a failed create does."""
+
+    def __init__(self, log: Log = _silent, *, records_partial: bool = False) -> None:
+        self.log = log
+        self.records_partial = records_partial
+        self._config: dict[str, str] = {}
+        self._settings: Settings | None = None
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._preflight_passed: dict[str, float] = {}
+
+    # -- settings and clients ---------------------------------------------------------------------------------
+
+    def configure(self, config: Mapping[str, Any]) -> None:
+        """Take the stack config (namespaced keys, values as strings); unknown keys are ignored."""
+        kept = {k: str(config[k]) for k in CONFIG_KEYS if config.get(k) is not None}
+        with self._lock:
+            self._config = kept
+            self._settings = None
+
+    @property
+    def settings(self) -> Settings:
+        with self._lock:
+            if self._settings is None:
+                self._settings = resolve(config=self._config, env=os.environ)
+            return self._settings
+
+    def _client(self) -> FireworksClient:
+        # requests.Session is not documented as thread-safe, and both doors call from several threads.
+        settings = self.settings
+        cached: tuple[Settings, FireworksClient] | None = getattr(self._local, "client", None)
+        if cached is None or cached[0] is not settings:
+            from .client import FireworksClient
+
+            cached = (settings, FireworksClient(settings=settings))
+            self._local.client = cached
+        return cached[1]
+
+    def _endpoint(self) -> str:
+        return self.settings.base_url.rstrip("/")
+
+    def _policy(self, timeout: float) -> WaitPolicy:
+        s = self.settings
+        return WaitPolicy(timeout=timeout, initial=s.poll_interval, maximum=s.max_poll_interval)
+
+    def _deadline(self, op: Op, timeout: float | None) -> tuple[float, str]:
+        """The wait deadline and the name of the setting that gave it (said when it runs out)."""
+        if timeout:
+            return timeout, f"customTimeouts.{op}"
+        return float(getattr(self.settings, f"{op}_timeout")), f"fireworks:{op}Timeout"
+
+    # -- check and diff: offline, except for the AWS preflight ----------------------------------------------
+
+    def check(self, olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: spec.IsUnknown) -> Checked:
+        props = dict(news)
+        if props.get("accountId") in (None, ""):
+            account = self.settings.account_id
+            if account:
+                props["accountId"] = account
+        inputs, failures = spec.normalize(props, is_unknown)
+        if "accountId" not in inputs and not any(f.path == "accountId" for f in failures):
+            failures.insert(0, spec.Failure("accountId", _MISSING_ACCOUNT))
+        if not failures and self._needs_preflight(olds, inputs, is_unknown):
+            failures.extend(self._preflight_failures(inputs["eksCluster"]))
+        return Checked(inputs, failures)
+
+    def _needs_preflight(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], is_unknown: spec.IsUnknown) -> bool:
+        eks = inputs.get("eksCluster")
+        if not eks or contains_unknown(eks, is_unknown) or self.settings.preflight == "off":
+            return False
+        old_eks = olds.get("eksCluster")
+        return bool(contains_unknown(old_eks, is_unknown) or old_eks != eks)
+
+    def _preflight_failures(self, eks: Mapping[str, Any]) -> list[spec.Failure]:
+        # `up` checks a spec and creates it seconds later in this process (a replacement checks it twice): a pass
+        # that recent is reused, so only a stale preview pays for a second round of AWS calls before submission.
+        key = json.dumps(eks, sort_keys=True)
+        with self._lock:
+            passed_at = self._preflight_passed.get(key)
+        if passed_at is not None and time.monotonic() - passed_at < PREFLIGHT_REUSE_SECONDS:
+            return []
+        from .preflight import run_preflight
+        from .preflight.session import session_for
+
+        settings = self.settings
+        report = run_preflight(dict(eks), lambda: session_for(settings))
+        if report.ok:
+            with self._lock:
+                self._preflight_passed[key] = time.monotonic()
+        for finding in report.warnings:
+            self.log("warning", f"preflight {finding.field or 'aws'}: {finding.message}")
+        if settings.preflight == "warn":
+            for finding in report.failures:
+                self.log("warning", f"preflight (warn mode, not blocking) {finding.field or 'aws'}: {finding.message}")
+            return []
+        return [
+            spec.Failure(f.field or "eksCluster", f.message + (f" ({f.remediation})" if f.remediation else ""))
+            for f in report.failures
+        ]
+
+    def diff(
+        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: spec.IsUnknown
+    ) -> spec.ChangePlan:
+        """Compare the old outputs with the checked news. Beyond the fields: a FAILED cluster is replaced (the API
+        says it must be deleted and re-created), and a cluster recorded through another endpoint is re-recorded by
+        an update that first finds it there."""
+        name = resource_id or "cluster"
+        plan = spec.diff(olds, news, is_unknown)
+        if olds.get("state") == "FAILED":
+            plan = plan.plus(spec.Change("state", "update", True))
+            status = olds.get("status") or {}
+            self.log(
+                "warning",
+                f"{name} is FAILED ({status.get('code') or 'FAILED'}: {status.get('message') or 'no status message'}). "
+                "Fireworks requires a FAILED cluster to be deleted and re-created, so this plan replaces it.",
+            )
+        recorded = olds.get("endpoint")
+        if recorded and recorded != self._endpoint():
+            plan = plan.plus(spec.Change("endpoint", "update", False))
+            self.log(
+                "warning",
+                f"{name} was recorded through {recorded}; fireworks:baseUrl is now {self._endpoint()}. `pulumi up` "
+                "looks for the cluster there and records the new endpoint only if it finds it.",
+            )
+        if plan.any:
+            self.log("info", f"{name}: changes {plan.describe()}")
+        return plan
+
+    # -- create: adopt only what is provably ours -----------------------------------------------------------
+
+    def create(
+        self, props: Mapping[str, Any], *, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> Created:
+        inputs = strip_engine_keys(props)
+        account, cluster_id = inputs["accountId"], inputs["clusterId"]
+        name = cluster_name(account, cluster_id)
+        if inputs.get("eksCluster") and self.settings.preflight != "off":
+            failures = self._preflight_failures(inputs["eksCluster"])
+            if failures:
+                raise LifecycleError(
+                    f"{name} was not submitted: the AWS preflight failed: "
+                    + "; ".join(f"{f.path}: {f.reason}" for f in failures)
+                )
+        client = self._client()
+        retry = (
+            "Nothing was recorded in the stack; the next `pulumi up` tries again. If the request did reach Fireworks, "
+            "the next `pulumi up` adopts the cluster while it is still CREATING; once it is READY, only with "
+            "`adopt_existing=True`."
+        )
+        with _explained(f"creating {name} failed", retry):
+            submitted = self._submit(client, inputs, account, cluster_id)
+            cluster = self._wait_ready(client, inputs, name, "create", timeout, cancel, seen=submitted)
+        return Created(name, self._outputs(inputs, cluster))
+
+    def _submit(self, client: FireworksClient, inputs: Mapping[str, Any], account: str, cluster_id: str) -> Cluster:
+        from .client import Cluster
+
+        body = Cluster.from_json(spec.request_body(inputs))
+        started = time.time()
+        try:
+            outcome = client.create(cluster_id, body, account_id=account)
+        except AlreadyExists:
+            return self._take_over(client, inputs, client.get(cluster_id, account_id=account), lost_reply=None)
+        if outcome.confirmed:
+            return outcome.cluster
+        return self._take_over(client, inputs, outcome.cluster, lost_reply=started)
+
+    def _take_over(
+        self, client: FireworksClient, inputs: Mapping[str, Any], existing: Cluster, *, lost_reply: float | None
+    ) -> Cluster:
+        """Decide what to do with a cluster that exists under the name this create wanted."""
+        account = inputs["accountId"]
+        differing = spec.mismatches(inputs, live_props(account, existing))
+        if differing:
+            raise LifecycleError(
+                f"{existing.name} already exists with a different spec ({', '.join(differing)} differ), so it was "
+                "left untouched and nothing was recorded. Choose another clusterId, or delete that cluster, then "
+                "run `pulumi up` again."
+            )
+        if existing.state == "DELETING":  # on its way out (a delete-before-replace, or someone else's destroy)
+            seconds, _ = self._deadline("delete", None)
+            wait_for(
+                lambda: client.find(existing.cluster_id, account_id=account),
+                StateChange(ANY_STATE, (GONE,), self._policy(seconds), existing.name),
+            )
+            return self._submit(client, inputs, account, existing.cluster_id)
+        if lost_reply is not None and _created_since(existing, lost_reply - CLOCK_SKEW_SECONDS):
+            self.log(
+                "warning", f"{existing.name}: the reply to this create was lost; continuing with the cluster it made"
+            )
+        elif existing.state == "CREATING":
+            self.log(
+                "warning",
+                f"{existing.name} already exists, matches this resource and is still CREATING: an interrupted "
+                "`pulumi up` submitted it, so this run adopts it and waits for it to be READY.",
+            )
+        elif inputs.get("adoptExisting"):
+            self.log(
+                "warning", f"{existing.name} already exists ({existing.state}) and matches: adopting it (adoptExisting)"
+            )
+        else:
+            raise LifecycleError(
+                f"{existing.name} already exists ({existing.state}) and was not created by this resource, so nothing "
+                "was changed and nothing was recorded. If you renamed this resource or moved it to another parent, "
+                "add `aliases=[...]` with its old name (or URN) so Pulumi keeps managing the same cluster. If this "
+                "stack should take over the existing cluster, set `adopt_existing=True` (adoptExisting: true), and "
+                "make sure no other stack manages it."
+            )
+        want = inputs.get("displayName") or ""
+        if want != existing.display_name:
+            existing = client.update(existing.cluster_id, {"displayName": want}, account_id=account)
+        return existing
+
+    def _wait_ready(
+        self,
+        client: FireworksClient,
+        inputs: Mapping[str, Any],
+        name: str,
+        op: Op,
+        timeout: float | None,
+        cancel: threading.Event | None,
+        *,
+        seen: Cluster | None,
+    ) -> Cluster:
+        account, cluster_id = inputs["accountId"], inputs["clusterId"]
+        seconds, source = self._deadline(op, timeout)
+        last: list[Cluster | None] = [seen]
+
+        def refresh() -> Cluster | None:
+            found = client.find(cluster_id, account_id=account)
+            last[0] = found
+            return found
+
+        change = StateChange(PROVISIONING, ("READY",), self._policy(seconds), name)
+        try:
+            cluster = wait_for(refresh, change, seen=seen, cancel=cancel)
+        except ClusterFailed as exc:
+            raise self._failed(client, inputs, name, op, exc, last[0]) from None
+        except (WaitTimeout, WaitCancelled) as exc:
+            why = (
+                f"is still {exc.last_state} after {seconds:g}s ({source})"
+                if isinstance(exc, WaitTimeout)
+                else f"was still {exc.last_state} when the operation was cancelled"
+            )
+            if isinstance(exc, WaitTimeout) and exc.last_error is not None:
+                why += f"; the last poll failed: {exc.last_error}"
+            raise self._unfinished(inputs, name, op, why, last[0]) from None
+        if cluster is None:
+            raise LifecycleError(
+                f"{name} disappeared during {op}; run `pulumi refresh`, then `pulumi up` creates it again."
+            )
+        return cluster
+
+    def _failed(
+        self,
+        client: FireworksClient,
+        inputs: Mapping[str, Any],
+        name: str,
+        op: Op,
+        exc: ClusterFailed,
+        cluster: Cluster | None,
+    ) -> LifecycleError:
+        what = (
+            f"{name} is FAILED after {'its creation' if op == 'create' else 'the update'}: {exc.code}: {exc.message}."
+        )
+        if self.records_partial and cluster is not None:
+            return Incomplete(
+                f"{what} It is recorded in the stack as FAILED: the next `pulumi up` replaces it (deleting it first), "
+                "and `pulumi destroy` deletes it.",
+                resource_id=name,
+                outputs=self._outputs(inputs, cluster),
+                inputs=dict(inputs),
+            )
+        if op == "update":  # the cluster is in the stack with its old outputs; a refresh records FAILED
+            return LifecycleError(
+                f"{what} The stack keeps the old values. Run `pulumi refresh`: it records the FAILED state, and the "
+                "next `pulumi up` replaces the cluster (a FAILED cluster must be deleted and re-created)."
+            )
+        cleanup = self._delete_failed(client, inputs["accountId"], inputs["clusterId"])
+        return LifecycleError(
+            f"{what} {cleanup} Nothing was recorded in the stack; fix the cause and run `pulumi up` to create it anew."
+        )
+
+    def _unfinished(
+        self, inputs: Mapping[str, Any], name: str, op: Op, why: str, cluster: Cluster | None
+    ) -> LifecycleError:
+        if self.records_partial and cluster is not None:
+            return Incomplete(
+                f"{name} {why}. Fireworks is still working on it; it is recorded in the stack, and the next `pulumi up` "
+                "resumes waiting.",
+                resource_id=name,
+                outputs=self._outputs(inputs, cluster),
+                inputs=dict(inputs),
+            )
+        if op == "update":
+            return LifecycleError(
+                f"{name} {why}. The stack keeps the old values; the next `pulumi up` sends the change again and "
+                "resumes waiting."
+            )
+        return LifecycleError(
+            f"{name} {why}. The cluster exists and Fireworks is still working on it; nothing was recorded in the "
+            "stack. The next `pulumi up` adopts it while it is still CREATING; once it is READY, the next `pulumi up` "
+            "refuses it unless the resource sets `adopt_existing=True`."
+        )
+
+    def _delete_failed(self, client: FireworksClient, account: str, cluster_id: str) -> str:
+        """A FAILED cluster must be deleted and re-created (the API's own words)."""
+        try:
+            client.delete(cluster_id, account_id=account)
+        except NotFound:
+            return "It is already gone."
+        except FireworksError as exc:
+            return f"Deleting it also failed ({exc.code}: {exc.message}); delete it by hand."
+        return "It was deleted."
+
+    def _outputs(self, inputs: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
+        """Full outputs: the inputs as given, plus what only the API knows. Outputs always include the inputs, so
+        diff (which sees only old outputs) can compare against them and a refresh shows drift."""
+        outs = strip_engine_keys(inputs)
+        outs.update(
+            name=cluster.name,
+            state=cluster.state,
+            status={"code": cluster.status_code or "OK", "message": cluster.status_message},
+            createTime=cluster.create_time,
+            updateTime=cluster.update_time,
+            endpoint=self._endpoint(),
+        )
+        return outs
+
+    # -- read, update, delete -------------------------------------------------------------------------------
+
+    def read(self, resource_id: str, outputs: Mapping[str, Any], inputs: Mapping[str, Any] | None = None) -> Read:
+        """Refresh (old outputs and inputs in hand), or get and import (neither holds a clusterId)."""
+        account, cluster_id = parse_id(resource_id)
+        self._guard_endpoint(resource_id, outputs, "refresh")
+        declared = next((strip_engine_keys(p) for p in (inputs, outputs) if p and p.get("clusterId")), None)
+        client = self._client()
+        with _explained(f"reading {resource_id} failed", "The stack is unchanged."):
+            cluster = client.find(cluster_id, account_id=account)
+            if cluster is None:
+                self._confirm_gone(client, account, resource_id, "refresh")
+                return Read(None, {}, {})
+        new_inputs = spec.inputs_from_live(live_props(account, cluster), declared)
+        if cluster.state == "FAILED":
+            self.log(
+                "warning",
+                f"{resource_id} is FAILED ({cluster.status_code}: {cluster.status_message or 'no status message'}); "
+                "the next `pulumi up` replaces it.",
+            )
+        return Read(resource_id, self._outputs(new_inputs, cluster), new_inputs)
+
+    def update(
+        self,
+        resource_id: str,
+        olds: Mapping[str, Any],
+        news: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        account, cluster_id = parse_id(resource_id)
+        inputs = strip_engine_keys(news)
+        plan = spec.diff(olds, inputs)
+        patch = spec.patch_body(plan, inputs)
+        moved = bool(olds.get("endpoint")) and olds.get("endpoint") != self._endpoint()
+        if not patch and not moved and olds.get("state") == "READY":  # only provider settings changed
+            return {**{k: olds[k] for k in spec.OUTPUT_ONLY if k in olds}, **inputs}
+        client = self._client()
+        consequence = (
+            "The stack keeps the old values; the next `pulumi up` tries again (if the cluster was deleted outside "
+            "Pulumi, run `pulumi refresh` first)."
+        )
+        with _explained(f"updating {resource_id} failed", consequence):
+            found = None
+            if moved:
+                found = client.find(cluster_id, account_id=account)
+                if found is None:
+                    raise LifecycleError(
+                        f"{resource_id} is not at {self._endpoint()} (it was recorded through {olds['endpoint']}), so "
+                        "nothing was changed. Set fireworks:baseUrl back to the recorded endpoint."
+                    )
+            patched = client.update(cluster_id, patch, account_id=account) if patch else found
+            cluster = self._wait_ready(client, inputs, resource_id, "update", timeout, cancel, seen=patched)
+        return self._outputs(inputs, cluster)
+
+    def delete(
+        self,
+        resource_id: str,
+        outputs: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> None:
+        account, cluster_id = parse_id(resource_id)
+        self._guard_endpoint(resource_id, outputs, "destroy")
+        client = self._client()
+        seconds, source = self._deadline("delete", timeout)
+        try:
+            with _explained(
+                f"deleting {resource_id} failed",
+                "The cluster stays in the stack; the next `pulumi destroy` tries again.",
+            ):
+                try:
+                    client.delete(cluster_id, account_id=account)
+                except NotFound:
+                    self._confirm_gone(client, account, resource_id, "destroy")
+                    return  # already gone: deleting is idempotent
+                # Whatever the state (FAILED included), only "gone" ends a delete.
+                wait_for(
+                    lambda: client.find(cluster_id, account_id=account),
+                    StateChange(ANY_STATE, (GONE,), self._policy(seconds), resource_id),
+                    cancel=cancel,
+                )
+        except (WaitTimeout, WaitCancelled) as exc:
+            why = (
+                f"after {seconds:g}s ({source})" if isinstance(exc, WaitTimeout) else "when the operation was cancelled"
+            )
+            raise LifecycleError(
+                f"{resource_id} is still {exc.last_state} {why}. Deletion was requested and the cluster stays in the "
+                "stack; the next `pulumi destroy` or `pulumi up` resumes waiting."
+            ) from None
+
+    # -- the endpoint guard ---------------------------------------------------------------------------------
+
+    def _guard_endpoint(self, resource_id: str, outputs: Mapping[str, Any], command: str) -> None:
+        recorded = outputs.get("endpoint")
+        if recorded and recorded != self._endpoint():
+            raise LifecycleError(
+                f"{resource_id} was recorded through {recorded}, but fireworks:baseUrl is now {self._endpoint()}. "
+                f"`pulumi {command}` stops here rather than take another endpoint's answer for this cluster: nothing "
+                f"was changed. Set fireworks:baseUrl (or FIREWORKS_BASE_URL) back to {recorded}; if the cluster "
+                "really is served by the new endpoint, run `pulumi up` first: it finds the cluster there and records "
+                "the new endpoint."
+            )
+
+    def _confirm_gone(self, client: FireworksClient, account: str, resource_id: str, command: str) -> None:
+        """A 404 means "deleted" only if the key can see the account: a key for another account may see 404s."""
+        try:
+            client.probe_account(account_id=account)
+        except FireworksError as exc:
+            configured = self.settings.account_id
+            raise LifecycleError(
+                f"{resource_id} was not found, but the API key cannot list account {account}'s clusters either "
+                f"({exc.code}: {exc.message}; fireworks:accountId is {configured or 'not set'}), so `pulumi {command}` "
+                "will not call the cluster gone: nothing was changed. Use the API key of account "
+                f"{account} (fireworks:apiKey or FIREWORKS_API_KEY)."
+            ) from None
+
+
+_MISSING_ACCOUNT = (
+    "no Fireworks account id: set accountId on the resource, or `pulumi config set fireworks:accountId <id>`, "
+    "or the environment variable FIREWORKS_ACCOUNT_ID"
+)
+
+
+def _created_since(cluster: Cluster, earliest: float) -> bool:
+    """Whether the cluster was created at or after `earliest` (epoch seconds); True when its time is unreadable."""
+    try:
+        created = _dt.datetime.fromisoformat(cluster.create_time.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    return created.timestamp() >= earliest
+
+
+@contextmanager
+def _explained(what: str, consequence: str) -> Iterator[None]:
+    """Turn an API error into one that also says what the stack holds and what the next run will do."""
+    try:
+        yield
+    except (LifecycleError, WaitTimeout, WaitCancelled):
+        raise
+    except FireworksError as exc:
+        raise LifecycleError(f"{what}: {exc}. {consequence}") from None
