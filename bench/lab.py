@@ -19,6 +19,7 @@ from pulumi.dynamic import ResourceProvider
 
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.resource import ClusterArgs, cluster_props
+from pulumi_fwcluster.spec import DYNAMIC_TYPE
 from pulumi_fwcluster.testing.aws import AWS_ENV_CONFLICTS, aws_env, seed_byoc
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, RequestRecord, serve
 from pulumi_fwcluster.testing.engine import Desired, Engine, Stack
@@ -27,7 +28,7 @@ from .awsmoto import CountingApp, counting_moto
 
 API_KEY = "fw-bench-0123456789abcdef-SECRET"
 ACCOUNT = "bench"
-TYPE = "pulumi-python:dynamic/fireworks:Cluster"
+TYPE = DYNAMIC_TYPE
 REPO = Path(__file__).resolve().parent.parent
 BLANKED = tuple(
     f"{prefix}{name}"

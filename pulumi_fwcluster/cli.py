@@ -136,5 +136,44 @@ def preflight(
     sys.exit(0 if report.ok else 1)
 
 
+@main.command("plan-summary")
+@click.argument("digest_file", metavar="[FILE|-]", default="-", type=click.Path(allow_dash=True))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+    help="Markdown for a PR comment or step summary; JSON for machines.",
+)
+@click.option("--fail-on-downtime", is_flag=True, help="Exit 3 when a cluster would go down.")
+def plan_summary(digest_file: str, output_format: str, fail_on_downtime: bool) -> None:
+    """Summarise the Fireworks clusters in the output of `pulumi preview --json` (FILE, or stdin).
+
+    Says for each cluster what `pulumi up` does, which fields change or force a replacement, its preview errors and
+    warnings, and whether it goes down. Exit codes: 0; 3 with --fail-on-downtime when a cluster would go down;
+    2 when the input is not a preview digest.
+    """
+    from .plansummary import DigestError, load_summary, render_json, render_markdown
+
+    label = "stdin" if digest_file == "-" else digest_file
+    try:
+        # click.open_file maps "-" to stdin; the path is opened here so a bad one gets one line, not click's usage.
+        with click.open_file(digest_file, "rb") as stream:
+            data = stream.read()
+        summary = load_summary(data)
+    except OSError as exc:
+        click.echo(f"Error: cannot read {label}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
+    except DigestError as exc:
+        click.echo(f"Error: {label} is not the output of `pulumi preview --json`: {exc}", err=True)
+        sys.exit(2)
+    click.echo(render_json(summary) if output_format == "json" else render_markdown(summary), nl=False)
+    if fail_on_downtime and summary.down:
+        names = ", ".join(c.name for c in summary.down)
+        click.echo(f"fwcluster plan-summary: downtime for {names} (--fail-on-downtime)", err=True)
+        sys.exit(3)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -22,13 +22,13 @@ from typing import Any
 from .client import FireworksClient
 from .provider import ClusterProvider
 from .resource import ClusterArgs, cluster_props
+from .spec import DYNAMIC_TYPE
 from .testing.aws import AWS_ENV_CONFLICTS, aws_env, moto_server, seed_byoc
 from .testing.emulator import Backend, serve
 from .testing.engine import Desired, Engine, Plan
 
 DEMO_KEY = "fw-demo-key"
 DEMO_ACCOUNT = "demo-account"
-TYPE = "pulumi-python:dynamic/fireworks:Cluster"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "quickstart"
 
 
@@ -74,7 +74,7 @@ def run_with_harness(example: Path, eks: Mapping[str, str], fireworks_url: str, 
 
     def program(**changes: str) -> list[Desired]:
         config.update(changes)
-        return [Desired("byoc", ClusterProvider(), cluster_props(cluster_args(config.get)), TYPE)]
+        return [Desired("byoc", ClusterProvider(), cluster_props(cluster_args(config.get)), DYNAMIC_TYPE)]
 
     provider_config = {
         "fireworks:apiKey": DEMO_KEY,

@@ -19,6 +19,12 @@ from typing import Any, Literal
 from . import rules
 from .partitions import partition_or_default
 
+DYNAMIC_TYPE = "pulumi-python:dynamic/fireworks:Cluster"
+"""The type token of `pulumi_fwcluster.Cluster`, the dynamic door (`module="fireworks"`, `name="Cluster"`)."""
+NATIVE_TYPE = "fireworks:index:Cluster"
+"""The type token of the native provider plugin's Cluster."""
+CLUSTER_TYPES = frozenset({DYNAMIC_TYPE, NATIVE_TYPE})
+
 Kind = Literal["string", "boolean"]
 OnChange = Literal["update", "replace"]
 # Where a value reaches Fireworks: in the request path, in the JSON body, or never (it steers this provider).

@@ -6,12 +6,13 @@ from typing import Any
 
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.resource import ClusterArgs, EksClusterArgs, cluster_props
+from pulumi_fwcluster.spec import DYNAMIC_TYPE
 from pulumi_fwcluster.testing.engine import Desired
 from tests.fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
 __all__ = ["ACCOUNT", "API_KEY", "AWS_ACCOUNT", "INFERENCE", "TYPE", "cluster"]
 
-TYPE = "pulumi-python:dynamic/fireworks:Cluster"
+TYPE = DYNAMIC_TYPE
 INFERENCE = f"arn:aws:iam::{AWS_ACCOUNT}:role/fireworks-inference-prod"
 
 
