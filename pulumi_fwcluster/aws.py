@@ -57,7 +57,7 @@ from .byoc import (
     manager_trust_policy,
 )
 from .partitions import partition_or_default
-from .resource import EksClusterArgs
+from .resource import EksClusterArgs, group_props
 
 __all__ = [
     "COMPONENT_TYPE",
@@ -377,21 +377,7 @@ class FireworksAwsAccess(pulumi.ComponentResource):
             inference_role=self.inference_role_arn,
             workload_identity_pool_provider_id=args.workload_identity_pool_provider_id,
         )
-        spec = {
-            camel: value
-            for camel, value in (
-                ("awsAccountId", account),
-                ("region", region),
-                ("clusterName", cluster_name),
-                ("storageBucketName", bucket_name),
-                ("fireworksManagerRole", manager_arn),
-                ("metricWriterRole", self.metric_writer_role_arn),
-                ("loadBalancerControllerRole", self.load_balancer_controller_role_arn),
-                ("inferenceRole", self.inference_role_arn),
-                ("workloadIdentityPoolProviderId", args.workload_identity_pool_provider_id),
-            )
-            if value is not None
-        }
+        spec = group_props(self.eks_cluster_args)  # the same fields, camelCase, unset ones left out
         self.eks_cluster_spec = pulumi.Output.all(**spec).apply(lambda v: {k: str(x) for k, x in v.items() if x})
         self.register_outputs(
             {

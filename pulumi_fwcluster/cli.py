@@ -1,33 +1,36 @@
-"""The `fwcluster` command line. `fwcluster preflight` runs the AWS preflight checks on an eksCluster spec.
+"""The `fwcluster` command line: `preflight` runs the AWS preflight checks on an eksCluster spec, `plan-summary`
+turns `pulumi preview --json` into a pull-request comment, and `demo` runs the quickstart offline.
 
-Exit codes: 0 when no check failed, 1 when one did, 2 for usage errors (bad flags, unreadable spec file).
+`preflight` exits 0 when no check failed, 1 when one did, 2 for usage errors (bad flags, unreadable spec file).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
+from . import spec as spec_table
 from .preflight import FIELDS, PreflightReport, default_session, run_preflight
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _STYLES = {"ok": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
-# flag name -> camelCase eksCluster field
-_SPEC_FLAGS = {
-    "account": "awsAccountId",
-    "region": "region",
-    "cluster_name": "clusterName",
-    "bucket": "storageBucketName",
-    "manager_role": "fireworksManagerRole",
-    "metric_writer_role": "metricWriterRole",
-    "load_balancer_controller_role": "loadBalancerControllerRole",
-    "inference_role": "inferenceRole",
-    "workload_identity_pool_provider_id": "workloadIdentityPoolProviderId",
-}
+# click parameter name -> camelCase eksCluster field, from the field table.
+_SPEC_FLAGS = {f.flag.replace("-", "_"): f.key for f in spec_table.group_fields("eksCluster") if f.flag}
+
+
+def _spec_options(command: F) -> F:
+    """One option per eksCluster field of the table, in table order."""
+    for f in reversed(spec_table.group_fields("eksCluster")):
+        if f.flag:
+            command = click.option(f"--{f.flag}", help=f"{f.path}: {f.doc}")(command)
+    return command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,15 +100,7 @@ def _escape(text: str) -> str:
 
 @main.command()
 @click.option("--file", "-f", "spec_file", metavar="PATH", help="YAML/JSON eksCluster object ('-' for stdin).")
-@click.option("--account", help="eksCluster.awsAccountId (12 digits).")
-@click.option("--region", help="eksCluster.region; also the session's region.")
-@click.option("--cluster-name", help="eksCluster.clusterName.")
-@click.option("--bucket", help="eksCluster.storageBucketName.")
-@click.option("--manager-role", help="eksCluster.fireworksManagerRole (ARN).")
-@click.option("--metric-writer-role", help="eksCluster.metricWriterRole (ARN).")
-@click.option("--load-balancer-controller-role", help="eksCluster.loadBalancerControllerRole (ARN).")
-@click.option("--inference-role", help="eksCluster.inferenceRole (ARN).")
-@click.option("--workload-identity-pool-provider-id", help="eksCluster.workloadIdentityPoolProviderId.")
+@_spec_options
 @click.option("--profile", help="AWS profile (default: the standard credential chain, e.g. AWS_PROFILE).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--problems-only", is_flag=True, help="Hide the rows of checks that passed.")
@@ -173,6 +168,21 @@ def plan_summary(digest_file: str, output_format: str, fail_on_downtime: bool) -
         names = ", ".join(c.name for c in summary.down)
         click.echo(f"fwcluster plan-summary: downtime for {names} (--fail-on-downtime)", err=True)
         sys.exit(3)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def demo(args: tuple[str, ...]) -> None:
+    """Run the quickstart end to end against a local Fireworks emulator and moto: no credentials needed.
+
+    Needs the [testing] extra (moto). `fwcluster demo --help` lists its options."""
+    try:
+        from .demo import main as run_demo
+
+        run_demo(list(args))
+    except ImportError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

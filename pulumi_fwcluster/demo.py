@@ -29,7 +29,11 @@ from .testing.engine import Desired, Engine, Plan
 
 DEMO_KEY = "fw-demo-key"
 DEMO_ACCOUNT = "demo-account"
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "quickstart"
+# A checkout's own example when there is one (`make demo`), else the copy the wheel carries (`fwcluster demo`).
+_CHECKOUT_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "quickstart"
+EXAMPLE = (
+    _CHECKOUT_EXAMPLE if _CHECKOUT_EXAMPLE.is_dir() else Path(__file__).resolve().parent / "examples" / "quickstart"
+)
 
 
 def _load_cluster_args(example: Path) -> Callable[[Callable[[str], str | None]], ClusterArgs]:

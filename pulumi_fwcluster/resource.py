@@ -22,7 +22,7 @@ def _camel(snake: str) -> str:
     return head + "".join(w.title() for w in rest)
 
 
-def _props(value: Any) -> Any:
+def group_props(value: Any) -> Any:
     """A dataclass of Inputs → camelCase dict of Inputs; a Mapping is taken as already camelCase."""
     if value is None or isinstance(value, (Mapping, pulumi.Output)):
         return value
@@ -66,12 +66,8 @@ class ClusterArgs:
     an existing cluster it did not make refuses, so a renamed resource or a second stack never co-owns a cluster."""
 
 
-def _snake(camel: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-
-
 # Every top-level property and output of the table, wire name → Python attribute name.
-_OUTPUTS = {name: _snake(name) for name in (*spec.TOP_LEVEL, *spec.OUTPUT_ONLY)}
+_OUTPUTS = {name: spec.snake_case(name) for name in (*spec.TOP_LEVEL, *spec.OUTPUT_ONLY)}
 _TO_WIRE = {python: wire for wire, python in _OUTPUTS.items()}
 
 
@@ -129,5 +125,5 @@ def cluster_props(args: ClusterArgs) -> dict[str, Any]:
 
 def _group(value: Any) -> Any:
     if isinstance(value, pulumi.Output):
-        return value.apply(_props)
-    return _props(value)
+        return value.apply(group_props)
+    return group_props(value)

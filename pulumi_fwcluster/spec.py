@@ -229,6 +229,11 @@ GROUP_KEYS = {g: tuple(f.key for f in FIELDS if f.top == g) for g in GROUPS}
 SCALARS = tuple(f for f in FIELDS if not f.nested)
 
 
+def snake_case(camel: str) -> str:
+    """`storageBucketName` → `storage_bucket_name`: the Python name of a wire name."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
 def group_fields(group: str) -> tuple[Field, ...]:
     return tuple(f for f in FIELDS if f.top == group)
 

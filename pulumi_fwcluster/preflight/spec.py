@@ -8,21 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..byoc import IRSA_SERVICE_ACCOUNTS
+from ..spec import group_fields, snake_case
 
 __all__ = ["FIELDS", "IRSA_SERVICE_ACCOUNTS", "ROLE_FIELDS", "PreflightSpec", "path", "to_spec"]
 
-# camelCase eksCluster field -> snake_case attribute, in API order.
-FIELDS: dict[str, str] = {
-    "awsAccountId": "aws_account_id",
-    "region": "region",
-    "clusterName": "cluster_name",
-    "storageBucketName": "storage_bucket_name",
-    "fireworksManagerRole": "fireworks_manager_role",
-    "metricWriterRole": "metric_writer_role",
-    "loadBalancerControllerRole": "load_balancer_controller_role",
-    "inferenceRole": "inference_role",
-    "workloadIdentityPoolProviderId": "workload_identity_pool_provider_id",
-}
+# camelCase eksCluster field -> snake_case attribute, in the field table's order.
+FIELDS: dict[str, str] = {f.key: snake_case(f.key) for f in group_fields("eksCluster")}
 SNAKE_TO_CAMEL = {v: k for k, v in FIELDS.items()}
 
 ROLE_FIELDS = ("fireworksManagerRole", "loadBalancerControllerRole", "metricWriterRole", "inferenceRole")

@@ -14,6 +14,7 @@ from pulumi_fwcluster.errors import (
     ConfigurationError,
     FireworksError,
     InvalidArgument,
+    InvalidResponse,
     NotFound,
     PermissionDenied,
     RateLimited,
@@ -222,3 +223,22 @@ def test_missing_settings_name_both_ways_to_set_them(monkeypatch: pytest.MonkeyP
 
 def test_errors_share_one_base() -> None:
     assert all(issubclass(e, FireworksError) for e in (InvalidArgument, NotFound, Unavailable, RateLimited))
+
+
+def test_a_success_status_with_a_body_that_is_not_json_is_a_typed_error(fireworks: EmulatorHandle) -> None:
+    client = make_client(fireworks)
+    client.create("prod", eks_cluster())
+    fireworks.backend.garbage_next(method="GET")
+    with pytest.raises(InvalidResponse) as caught:
+        client.get("prod")
+    err = caught.value
+    assert err.status == 200 and err.method == "GET" and err.path == f"/v1/accounts/{ACCOUNT}/clusters/prod"
+    assert "not JSON" in str(err) and "text/html" in str(err)
+
+
+def test_a_create_whose_reply_is_not_json_looks_the_cluster_up(fireworks: EmulatorHandle) -> None:
+    client = make_client(fireworks)
+    fireworks.backend.garbage_next(method="POST")  # applied, but the reply is a proxy's page
+    outcome = client.create("prod", eks_cluster())
+    assert not outcome.confirmed and outcome.cluster.name == f"accounts/{ACCOUNT}/clusters/prod"
+    assert [r.method for r in fireworks.backend.requests] == ["POST", "GET"]

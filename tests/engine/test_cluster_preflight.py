@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -103,3 +104,32 @@ def test_unchanged_preview_runs_no_preflight(
     assert plan.ok and plan.ops() == {"prod": "same"}, plan.render()
     assert len(fireworks.backend.requests) == before
     assert AWS_ACCOUNT in aws["eks"]["inferenceRole"]
+
+
+def test_the_preflight_assumes_the_stacks_aws_assume_roles(
+    fireworks: EmulatorHandle, aws: dict[str, Any], make_engine: Callable[..., Engine]
+) -> None:
+    # A role in another account: once assumed, the credentials are that account's, and the preflight says so.
+    foreign = json.dumps([{"roleArn": "arn:aws:iam::111111111111:role/deployer", "sessionName": "ci"}])
+    engine = make_engine(aws["env"], **{"fireworks:preflight": "enforce", "aws:assumeRoles": foreign})
+    plan = engine.preview([byoc(aws["eks"])])
+    assert not plan.ok
+    assert [p for p, _ in plan.step("prod").failures] == ["eksCluster.awsAccountId"], plan.render()
+    assert "111111111111" in plan.step("prod").failures[0][1]
+
+    # The legacy single-role key works the same way, and a role in the cluster's own account passes.
+    own = json.dumps({"roleArn": f"arn:aws:iam::{AWS_ACCOUNT}:role/deployer", "durationSeconds": 900})
+    engine = make_engine(aws["env"], **{"fireworks:preflight": "enforce", "aws:assumeRole": own})
+    plan = engine.preview([byoc(aws["eks"])])
+    assert plan.ok, plan.render()
+
+
+def test_the_preflight_uses_the_stacks_aws_profile(
+    fireworks: EmulatorHandle, aws: dict[str, Any], make_engine: Callable[..., Engine]
+) -> None:
+    engine = make_engine(aws["env"], **{"fireworks:preflight": "enforce", "aws:profile": "no-such-profile"})
+    plan = engine.preview([byoc(aws["eks"])])
+    assert not plan.ok
+    (failure,) = plan.step("prod").failures
+    assert "no-such-profile" in failure[1] and "not found" in failure[1], plan.render()
+    assert fireworks.backend.requests == []

@@ -94,3 +94,31 @@ def test_readme_documents_every_setting() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for s in SETTINGS:
         assert f"`{s.config_key}`" in readme and (s.env is None or f"`{s.env}`" in readme), s.attr
+
+
+def test_the_stacks_aws_settings_shape_the_preflight_session() -> None:
+    from pulumi_fwcluster.preflight.session import session_for
+    from pulumi_fwcluster.settings import AssumeRole, parse_duration, resolve
+
+    settings = resolve(
+        config={
+            "aws:region": "eu-west-1",
+            "aws:assumeRole": '{"roleArn": "arn:aws:iam::111111111111:role/a", "externalId": "x"}',
+            "aws:assumeRoles": '[{"roleArn": "arn:aws:iam::222222222222:role/b", "duration": "1h30m", '
+            '"tags": {"team": "ml"}, "policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}]',
+        }
+    )
+    assert settings.assumed_roles == (
+        AssumeRole("arn:aws:iam::111111111111:role/a", external_id="x"),
+        AssumeRole(
+            "arn:aws:iam::222222222222:role/b",
+            duration_seconds=5400,
+            tags=(("team", "ml"),),
+            policy_arns=("arn:aws:iam::aws:policy/ReadOnlyAccess",),
+        ),
+    )
+    assert parse_duration("2h45m30s") == 9930.0
+    assert resolve(config={"aws:region": "eu-west-1"}).aws_region == "eu-west-1"
+    assert session_for(resolve(config={"aws:region": "eu-west-1"})).region_name == "eu-west-1"
+    with pytest.raises(ConfigurationError, match="aws:assumeRoles"):
+        resolve(config={"aws:assumeRoles": '[{"sessionName": "no role"}]'})
