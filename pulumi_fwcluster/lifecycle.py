@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,6 +48,9 @@ PREFLIGHT_REUSE_SECONDS = 60.0
 # this much clock difference between us and Fireworks: an older one existed before, and is someone else's.
 CLOCK_SKEW_SECONDS = 300.0
 CONFIG_KEYS = tuple(s.config_key for s in SETTINGS if s.config_key)
+CALL_LOG: ContextVar[Log | None] = ContextVar("fwcluster_call_log", default=None)
+"""Where this call's messages go, when its door can attach them to the resource (the native plugin sets it per
+request, to log against the URN); otherwise the log the lifecycle was built with."""
 
 
 class LifecycleError(Exception):
@@ -134,13 +138,17 @@ class ClusterLifecycle:
     plugin can; a dynamic provider records nothing when create fails), which changes what a failed create does."""
 
     def __init__(self, log: Log = _silent, *, records_partial: bool = False) -> None:
-        self.log = log
+        self._default_log = log
         self.records_partial = records_partial
         self._config: dict[str, str] = {}
         self._settings: Settings | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
         self._preflight_passed: dict[str, float] = {}
+        self._said_no_credentials = False
+
+    def _log(self, severity: Severity, message: str) -> None:
+        (CALL_LOG.get() or self._default_log)(severity, message)
 
     # -- settings and clients ---------------------------------------------------------------------------------
 
@@ -221,10 +229,10 @@ class ClusterLifecycle:
             with self._lock:
                 self._preflight_passed[key] = time.monotonic()
         for finding in report.warnings:
-            self.log("warning", f"preflight {finding.field or 'aws'}: {finding.message}")
+            self._log("warning", f"preflight {finding.field or 'aws'}: {finding.message}")
         if settings.preflight == "warn":
             for finding in report.failures:
-                self.log("warning", f"preflight (warn mode, not blocking) {finding.field or 'aws'}: {finding.message}")
+                self._log("warning", f"preflight (warn mode, not blocking) {finding.field or 'aws'}: {finding.message}")
             return []
         return [
             spec.Failure(f.field or "eksCluster", f.message + (f" ({f.remediation})" if f.remediation else ""))
@@ -242,7 +250,7 @@ class ClusterLifecycle:
         if olds.get("state") == "FAILED":
             plan = plan.plus(spec.Change("state", "update", True))
             status = olds.get("status") or {}
-            self.log(
+            self._log(
                 "warning",
                 f"{name} is FAILED ({status.get('code') or 'FAILED'}: {status.get('message') or 'no status message'}). "
                 "Fireworks requires a FAILED cluster to be deleted and re-created, so this plan replaces it.",
@@ -250,13 +258,13 @@ class ClusterLifecycle:
         recorded = olds.get("endpoint")
         if recorded and recorded != self._endpoint():
             plan = plan.plus(spec.Change("endpoint", "update", False))
-            self.log(
+            self._log(
                 "warning",
                 f"{name} was recorded through {recorded}; fireworks:baseUrl is now {self._endpoint()}. `pulumi up` "
                 "looks for the cluster there and records the new endpoint only if it finds it.",
             )
         if plan.any:
-            self.log("info", f"{name}: changes {plan.describe()}")
+            self._log("info", f"{name}: changes {plan.describe()}")
         return plan
 
     # -- create: adopt only what is provably ours -----------------------------------------------------------
@@ -318,17 +326,17 @@ class ClusterLifecycle:
             )
             return self._submit(client, inputs, account, existing.cluster_id)
         if lost_reply is not None and _created_since(existing, lost_reply - CLOCK_SKEW_SECONDS):
-            self.log(
+            self._log(
                 "warning", f"{existing.name}: the reply to this create was lost; continuing with the cluster it made"
             )
         elif existing.state == "CREATING":
-            self.log(
+            self._log(
                 "warning",
                 f"{existing.name} already exists, matches this resource and is still CREATING: an interrupted "
                 "`pulumi up` submitted it, so this run adopts it and waits for it to be READY.",
             )
         elif inputs.get("adoptExisting"):
-            self.log(
+            self._log(
                 "warning", f"{existing.name} already exists ({existing.state}) and matches: adopting it (adoptExisting)"
             )
         else:
@@ -475,12 +483,50 @@ class ClusterLifecycle:
                 return Read(None, {}, {})
         new_inputs = spec.inputs_from_live(live_props(account, cluster), declared)
         if cluster.state == "FAILED":
-            self.log(
+            self._log(
                 "warning",
                 f"{resource_id} is FAILED ({cluster.status_code}: {cluster.status_message or 'no status message'}); "
                 "the next `pulumi up` replaces it.",
             )
-        return Read(resource_id, self._outputs(new_inputs, cluster), new_inputs)
+        outputs = self._outputs(new_inputs, cluster)
+        if cluster.eks_cluster:
+            findings = self._aws_drift(resource_id, cluster.eks_cluster)
+            if findings is not None:
+                outputs["awsFindings"] = findings
+        return Read(resource_id, outputs, new_inputs)
+
+    def _aws_drift(self, resource_id: str, eks: Mapping[str, Any]) -> list[dict[str, str]] | None:
+        """The AWS checks on a recorded cluster, for a refresh: a role whose trust was edited by hand, an OIDC
+        provider deleted, a bucket moved break a running cluster with no change to the program. Warnings only: a
+        refresh never fails on a finding. None when the checks do not run (preflight off, no AWS credentials), so
+        such a refresh makes no AWS call at all."""
+        settings = self.settings
+        if settings.preflight == "off":
+            return None
+        from .preflight import run_preflight
+        from .preflight.session import session_for
+
+        try:
+            session = session_for(settings)
+            credentials = session.get_credentials()  # resolved locally: no AWS call
+        except Exception as exc:  # a missing profile, a refused AssumeRole: say so, never fail the refresh
+            self._log("warning", f"{resource_id}: AWS checks skipped on refresh: {exc}")
+            return None
+        if credentials is None:
+            with self._lock:
+                said, self._said_no_credentials = self._said_no_credentials, True
+            if not said:
+                self._log(
+                    "info", "AWS checks skipped on refresh: no AWS credentials (set AWS_PROFILE or keys to run them)"
+                )
+            return None
+        report = run_preflight(dict(eks), session)
+        problems = sorted(
+            {(f.field or "eksCluster", f.message) for f in (*report.failures, *report.warnings)},
+        )
+        for prop, reason in problems:
+            self._log("warning", f"{resource_id}: AWS drift on {prop}: {reason}")
+        return [{"property": prop, "reason": reason} for prop, reason in problems]
 
     def update(
         self,
@@ -514,7 +560,10 @@ class ClusterLifecycle:
                     )
             patched = client.update(cluster_id, patch, account_id=account) if patch else found
             cluster = self._wait_ready(client, inputs, resource_id, "update", timeout, cancel, seen=patched)
-        return self._outputs(inputs, cluster)
+        outputs = self._outputs(inputs, cluster)
+        if "awsFindings" in olds:  # an in-place update changes nothing on the AWS side: the last refresh still holds
+            outputs["awsFindings"] = olds["awsFindings"]
+        return outputs
 
     def delete(
         self,

@@ -71,10 +71,9 @@ _OUTPUTS = {name: spec.snake_case(name) for name in (*spec.TOP_LEVEL, *spec.OUTP
 _TO_WIRE = {python: wire for wire, python in _OUTPUTS.items()}
 
 
-class Cluster(Resource, module="fireworks", name="Cluster"):
-    """A Fireworks BYOC cluster: registered on create, waited on until READY, deleted on destroy.
-
-    The id is the cluster's full name, `accounts/{account}/clusters/{clusterId}`."""
+class ClusterOutputs:
+    """What both doors' `Cluster` share: the output attributes, and the translation between them and the API's
+    camelCase property names."""
 
     account_id: pulumi.Output[str]
     cluster_id: pulumi.Output[str]
@@ -88,21 +87,33 @@ class Cluster(Resource, module="fireworks", name="Cluster"):
     create_time: pulumi.Output[str]
     update_time: pulumi.Output[str]
     endpoint: pulumi.Output[str]
-
-    def __init__(
-        self, resource_name: str, args: ClusterArgs | None, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
-        # Property keys here are the Python attribute names; the translate methods map them to the API's names.
-        props: dict[str, Any] = dict.fromkeys(_OUTPUTS.values())
-        if args is not None:
-            props.update({_OUTPUTS[key]: value for key, value in cluster_props(args).items()})
-        super().__init__(ClusterProvider(), resource_name, props, opts)
+    aws_findings: pulumi.Output[list[dict[str, str]] | None]
 
     def translate_input_property(self, prop: str) -> str:
         return _TO_WIRE.get(prop, prop)
 
     def translate_output_property(self, prop: str) -> str:
         return _OUTPUTS.get(prop, prop)
+
+
+def resource_props(args: ClusterArgs | None) -> dict[str, Any]:
+    """Every output attribute (so each is declared), with the arguments' values; keys are the Python names, which
+    `ClusterOutputs.translate_input_property` maps to the API's."""
+    props: dict[str, Any] = dict.fromkeys(_OUTPUTS.values())
+    if args is not None:
+        props.update({_OUTPUTS[key]: value for key, value in cluster_props(args).items()})
+    return props
+
+
+class Cluster(ClusterOutputs, Resource, module="fireworks", name="Cluster"):
+    """A Fireworks BYOC cluster: registered on create, waited on until READY, deleted on destroy.
+
+    The id is the cluster's full name, `accounts/{account}/clusters/{clusterId}`."""
+
+    def __init__(
+        self, resource_name: str, args: ClusterArgs | None, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__(ClusterProvider(), resource_name, resource_props(args), opts)
 
     @staticmethod
     def get(resource_name: str, id: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None) -> Cluster:

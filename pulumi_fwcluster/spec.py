@@ -80,7 +80,7 @@ class Output:
 
     name: str
     doc: str
-    kind: Literal["string", "object"] = "string"
+    kind: Literal["string", "status", "findings"] = "string"
 
 
 def _plain(rule: Callable[[str], str | None]) -> Rule:
@@ -212,13 +212,20 @@ FIELDS: tuple[Field, ...] = (
 OUTPUTS: tuple[Output, ...] = (
     Output("name", "The cluster's full name, accounts/{accountId}/clusters/{clusterId}; also the resource id."),
     Output("state", "STATE_UNSPECIFIED, CREATING, READY, DELETING or FAILED."),
-    Output("status", "The cluster's status: a gRPC code name (`code`) and a message (`message`).", "object"),
+    Output("status", "The cluster's status: a gRPC code name (`code`) and a message (`message`).", "status"),
     Output("createTime", "When the cluster was created (RFC 3339)."),
     Output("updateTime", "When the cluster was last updated (RFC 3339)."),
     Output(
         "endpoint",
         "The Fireworks API base URL the cluster was managed through. Refresh and delete refuse to call the "
         "cluster gone through any other.",
+    ),
+    Output(
+        "awsFindings",
+        "What the AWS checks found wrong at the last refresh (a trust policy edited by hand, a deleted OIDC "
+        "provider...): `{property, reason}` pairs, sorted. Absent when the checks did not run (preflight off, or no "
+        "AWS credentials).",
+        "findings",
     ),
 )
 OUTPUT_ONLY = tuple(o.name for o in OUTPUTS)
