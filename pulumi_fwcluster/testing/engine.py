@@ -1,27 +1,83 @@
-"""A stand-in for the Pulumi engine that drives the real dynamic-provider server over gRPC.
+"""A stand-in for the Pulumi engine that drives a real provider server over gRPC, through either door.
 
-The Pulumi CLI cannot be installed here, but the process it launches for dynamic providers is
-``python -u -m pulumi.dynamic`` from the SDK.  This module starts that very server and calls it in the
-order the engine does (see NOTES.md section 3):
+The Pulumi CLI cannot be installed here, so this module plays the engine: it starts the provider server the CLI
+would start and calls it in the engine's order.  Which server (``Engine(plugin=...)``):
 
-* preview, new resource: ``Check(olds={}, news)``.
-* preview, existing resource: ``Check(old inputs, news)``, ``Diff(id, old outputs, checked news)`` and,
-  when the diff asks for a replacement, ``Check(olds={}, news)`` again (the engine re-checks the
-  replacement during step generation, in preview too).  Never Create/Update/Delete.
-* up: the same steps, then ``Create`` / ``Update(id, old outputs, checked news)`` / replace.  A
-  create-before-delete replacement deletes the old resource at the end of the run, with the deletions of
-  resources that left the program (reverse creation order), as the engine does.  A delete-before-replace
-  one (``Diff`` said ``deleteBeforeReplace`` or ``Desired.delete_before_replace``) deletes first.
-* refresh: ``Read(id, properties=old outputs, inputs=old inputs)``; an empty id drops the resource.
+* ``None`` (default): the dynamic-provider server ``python -u -m pulumi.dynamic`` from the SDK, the very process
+  the CLI launches for ``pulumi.dynamic`` resources (NOTES.md section 3);
+* :class:`NativePlugin`: a native plugin process, ``argv + [engine address]``, port read from its first stdout line;
+* :class:`InProcessPlugin`: a ``pulumi.provider.experimental`` provider object on an in-process ``grpc.aio`` server.
+
+Native plugins get the address of a :class:`FakeEngine`; what they log lands in :attr:`Engine.logs`.
+
+Call order, as the engine's step generator and executor make the calls (pkg/resource/deploy/step_generator.go,
+step.go):
+
+* start-up: ``GetPluginInfo``; dynamic: ``Configure(variables=stack config, args=the same)``; native:
+  ``CheckConfig(news=<package> config under plain keys)`` then ``Configure(variables={"<pkg>:config:<key>": str},
+  args=checked config with secrets wrapped, acceptSecrets=True)`` (pkg/resource/plugin/provider_plugin.go
+  ``CheckConfig``/``Configure``).  The flags of the reply are kept in :attr:`Engine.provider_flags`.
+* preview, new resource: ``Check(olds={}, news)``, then ``Create(preview=True)`` only if the provider said
+  ``supportsPreview`` (otherwise the engine answers for it, with no call).  Existing resource: ``Check(old inputs,
+  news)``, ``Diff(id, old outputs, checked news)``, then ``Update(preview=True)`` (if ``supportsPreview``) or, for a
+  replacement, ``Check(olds={}, news)`` again and ``Create(preview=True)``.  Never a Delete.
+* up: the same with real Create/Update and the replacement: create-before-delete deletes the old resource at the
+  end of the run, with the deletions of resources that left the program (reverse creation order); a
+  delete-before-replace one (``Diff`` said ``deleteBeforeReplace`` or ``Desired.delete_before_replace``) deletes
+  first.  A replacement is ``replaces`` non-empty or any ``detailedDiff`` entry of a ``*_REPLACE`` kind
+  (``DiffResult.Replace``); ``changes=DIFF_UNKNOWN`` makes the engine diff old inputs against news itself.
+* a resource recorded with ``initErrors`` gets an ``Update`` even when ``Diff`` reports no change, "to continue
+  awaiting initialization" (step_generator.go, ``hasInitErrors``).
+* refresh: ``Read(id, properties=old outputs, inputs=old inputs)``; an empty id drops the resource; an init failure
+  is a warning and records the ``initErrors`` (step.go ``RefreshStep.Apply``).
 * get: ``Read(id, properties=inputs={..., __provider})`` (what ``Resource.get`` sends today).
 * aliases: a resource whose URN is new but one of whose ``Desired.aliases`` names a state entry takes that entry
   over (no create, no delete), as the engine does.
-* destroy: ``Delete(id, old outputs)`` in reverse creation order.
+* destroy: ``Delete(id, old outputs)`` in reverse creation order, with the ``delete`` timeout stored in state.
 
-Wire format as the engine sends it to a provider that answers ``acceptSecrets=False``: ``__provider`` is the
-SDK's own dill/base64 serialization, unwrapped; numbers are floats; unknowns are the string
-:data:`UNKNOWN`.  By default every operation runs in a fresh server process (like each ``pulumi``
-command), which is configured once with the stack config right after it starts.
+Modelled engine behaviours, each from the Go source (pulumi/pulumi, 2026):
+
+* **customTimeouts** (``Desired.custom_timeouts``): seconds or Go duration strings, converted as
+  pkg/resource/deploy/source_eval.go ``generateTimeoutInSeconds`` does; Create gets the new ``create`` timeout,
+  Update the new ``update`` one, Delete the ``delete`` timeout stored with the *old* state (step.go
+  ``DeleteStep.Apply`` uses ``s.old.CustomTimeouts.Delete``).  0 means unset.  The engine never enforces them.
+* **secrets** (:class:`Secret` anywhere in ``Desired.props`` or a config value): sent wrapped only to a provider
+  that answered ``acceptSecrets``; otherwise sent plain and the reply re-marked by ``annotateSecrets``.  For every
+  provider an output named like a top-level secret input becomes secret (step_executor.go).  State keeps plain
+  values plus the secret property paths (``ResourceState.secret_outputs``, ``Step.secret_paths``).
+* **partial failure**: a Create/Update/Read error whose status details hold ``pulumirpc.ErrorResourceInitFailed``
+  (provider_plugin.go ``parseError``) fails the step but records the resource: Create with the id and outputs from
+  the details and the checked inputs; Update with the new outputs and the *old* inputs (pkg/engine/update.go
+  ``OnResourceStepPost``); both with ``init_errors``.  A create-before-delete replacement also leaves the old
+  resource pending deletion (``CreateStep.Apply`` marks it before returning the error).
+* **import** (``Desired.import_id``, the ``import_`` option): when the state has no entry with that id, ``Read(id)``
+  with no properties and no inputs; no ``properties`` in the reply is "resource '<id>' does not exist", no
+  ``inputs`` is "provider does not support importing resources; ...".  Since pulumi 3.174 (#19339, "eventual state
+  import") the imported state then becomes the *old* state of ordinary step generation: ``Check(olds=read inputs,
+  news)``, ``Diff(read outputs, checked news)`` and, on a difference, an Update (or a replacement) in the same run;
+  with no difference the Same step is elided.  ``Engine(legacy_import=True)`` models the engine before 3.174
+  instead: any difference fails with "inputs to import do not match the existing resource: [keys]" (a warning in
+  preview).  An entry with another id is replaced by the import (``ImportReplacementStep``).
+  :meth:`Engine.import_` is ``pulumi import TYPE NAME ID`` (pkg/resource/deploy/import.go ``importResources``,
+  step.go ``ImportStep.Apply`` with ``planned``): no program inputs; ``Read(id)``, then ``Check(olds=read inputs,
+  news=read inputs)`` whose failures are only warnings; nothing to do when the URN already holds that id, an error
+  when it holds another.  (The CLI also marks imported resources protected by default; not modelled.)
+* **pending operations**: the engine journals an operation when it starts and closes it when the provider
+  answers, success or failure (pkg/backend/snapshot.go ``markOperationPending``/``markOperationComplete``), so a
+  plugin that dies mid-call (:meth:`Engine.kill_provider`) fails its step (gRPC UNAVAILABLE) and leaves no pending
+  operation, and the operation reports "Detected that <plugin> exited prematurely" (plugin.go ``Close``).  Only
+  an interrupted *engine* (:meth:`Engine.interrupt`: the CLI killed mid-call) leaves the calls in flight as
+  ``Stack.pending_operations`` ("creating", "updating", "deleting", "importing").  The next ``up``/``destroy``
+  warns "Attempting to deploy or update resources with N pending operations from previous deployment."
+  (deployment_executor.go ``printPendingOperationsWarning``); once an operation completes only pending *creates*
+  remain (snapshot.go ``Snap``), and only ``refresh(clear_pending_creates=True)`` (``--clear-pending-creates``)
+  drops those.
+* **cancel**: :meth:`Engine.cancel` sends ``Cancel`` to the running provider (as ``SignalCancellation`` does) and
+  stops scheduling new steps.
+
+Wire format: numbers are floats; unknowns are the string :data:`UNKNOWN`; ``__provider`` (dynamic only) is the SDK's
+own dill/base64 serialization, unwrapped.  By default every operation runs in a fresh server (like each ``pulumi``
+command), configured once right after it starts.
 
 Rendering (:meth:`Plan.render`) uses one line per step::
 
@@ -32,494 +88,142 @@ Rendering (:meth:`Plan.render`) uses one line per step::
     - delete          <type> <name>
       same            <type> <name>
     > read            <type> <name>
+    = import          <type> <name>
     ~ refresh         <type> <name> [diff: ~size]                   (drift found by refresh)
     - refresh-delete  <type> <name> (deleted out of band)
       skip            <type> <name>                                 (not run: an earlier step failed)
       check           <type> <name>                                 (existing resource whose Check failed)
 
-followed by indented ``error: <prop>: <reason>`` lines for Check failures and ``error: <message>`` for a
-provider exception (the last line of the traceback), then a ``Resources:`` summary.  Config values are
-never printed or logged by this module.
+followed by indented lines: the provider's detailed diff (``~ nested.path`` / ``+- region (replace)``),
+``warning: ...``, ``error: <prop>: <reason>`` for Check failures and ``error: <message>`` for a provider exception
+(the last line of the traceback); then engine messages and a ``Resources:`` summary.  Config values are never
+printed or logged by this module.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
-import os
-import subprocess
-import sys
+import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import Any, Final, TypeVar
 
 import grpc
-from google.protobuf import empty_pb2, json_format, struct_pb2  # type: ignore[import-untyped,unused-ignore]
+from google.protobuf import empty_pb2  # type: ignore[import-untyped,unused-ignore]
 from pulumi.dynamic import ResourceProvider
 from pulumi.dynamic.dynamic import serialize_provider
-from pulumi.runtime import rpc
 from pulumi.runtime._serialization import _serialize
-from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
+from pulumi.runtime.proto import provider_pb2, status_pb2
+
+from .fake_engine import FakeEngine, LogEntry
+from .model import (
+    DEFAULT_PARALLEL,
+    DEFAULT_TYPE,
+    PROVIDER_KEY,
+    UNKNOWN,
+    ConfigureFlags,
+    CustomTimeouts,
+    Desired,
+    EngineError,
+    Op,
+    PendingOperation,
+    Plan,
+    ResourceState,
+    Stack,
+    Step,
+    contains_unknown,
+    parse_duration,
+)
+from .plugins import (
+    InProcessPlugin,
+    InProcessServer,
+    NativePlugin,
+    PluginProcess,
+    ProviderServer,
+)
+from .wire import (
+    Secret,
+    annotate_secrets,
+    from_struct,
+    mark_leaked_inputs,
+    mark_secrets,
+    plain,
+    secret_paths,
+    to_struct,
+)
 
 _SERIALIZE_LOCK = threading.Lock()
 
-
-def _change_request(step: Step, old: ResourceState, news: dict[str, Any]) -> dict[str, Any]:
-    """The fields Diff and Update requests share: the resource, its old outputs and inputs, and the news."""
-    return {
-        "id": old.id,
-        "urn": step.urn,
-        "name": step.name,
-        "type": step.type,
-        "olds": _to_struct(old.outputs),
-        "news": _to_struct(news),
-        "old_inputs": _to_struct(old.inputs),
-    }
-
-
 __all__ = [
+    "DEFAULT_PARALLEL",
     "DEFAULT_TYPE",
     "PROVIDER_KEY",
     "UNKNOWN",
+    "ConfigureFlags",
+    "CustomTimeouts",
     "Desired",
     "Engine",
     "EngineError",
+    "EngineInterrupted",
+    "FakeEngine",
+    "InProcessPlugin",
+    "InProcessServer",
+    "LogEntry",
+    "NativePlugin",
+    "PendingOperation",
     "Plan",
+    "PluginProcess",
     "ProviderServer",
     "ResourceState",
+    "Secret",
     "Stack",
     "Step",
     "contains_unknown",
+    "parse_duration",
 ]
 
-UNKNOWN: Final[str] = rpc.UNKNOWN
-"""Put this anywhere in ``Desired.props`` (nested too) for a value that is not known during preview."""
-
-PROVIDER_KEY: Final[str] = "__provider"
-DEFAULT_TYPE: Final[str] = "pulumi-python:dynamic:Resource"
-
-Op = Literal["create", "update", "replace", "same", "delete", "read", "check", "refresh", "refresh-delete", "skip"]
 
 _DIFF_NONE: Final[int] = provider_pb2.DiffResponse.DIFF_NONE
 _DIFF_SOME: Final[int] = provider_pb2.DiffResponse.DIFF_SOME
-
-
-class EngineError(RuntimeError):
-    """Raised by :meth:`Plan.raise_for_errors` (or ``raise_on_error=True``) when a step failed."""
-
-
-def contains_unknown(value: Any) -> bool:
-    """True when ``value`` is or contains the :data:`UNKNOWN` sentinel."""
-    if isinstance(value, str):
-        return value == UNKNOWN
-    if isinstance(value, Mapping):
-        return any(contains_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(contains_unknown(v) for v in value)
-    return False
-
-
-# --------------------------------------------------------------------------------------------------
-# Program model and state
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Desired:
-    """One resource the "program" registers: what ``MyResource(name, props, opts)`` would send."""
-
-    name: str
-    provider: ResourceProvider
-    props: dict[str, Any]
-    type_: str = DEFAULT_TYPE
-    delete_before_replace: bool = False
-    aliases: Sequence[str] = ()
-    """Earlier names of this resource (``aliases=[Alias(name=...)]``), or earlier full URNs."""
-
-
-@dataclass
-class ResourceState:
-    """One resource in the stack's state (a checkpoint entry)."""
-
-    urn: str
-    name: str
-    type: str
-    id: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    pending_delete: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "urn": self.urn,
-            "name": self.name,
-            "type": self.type,
-            "id": self.id,
-            "inputs": self.inputs,
-            "outputs": self.outputs,
-            "pending_delete": self.pending_delete,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ResourceState:
-        return cls(
-            urn=str(data["urn"]),
-            name=str(data["name"]),
-            type=str(data["type"]),
-            id=str(data["id"]),
-            inputs=dict(data["inputs"]),
-            outputs=dict(data["outputs"]),
-            pending_delete=bool(data.get("pending_delete", False)),
-        )
-
-
-class Stack:
-    """The state between operations, in creation order; optionally persisted to a JSON file."""
-
-    def __init__(self, project: str = "project", stack: str = "stack", path: Path | str | None = None) -> None:
-        self.project = project
-        self.stack = stack
-        self.path = Path(path) if path is not None else None
-        self.resources: list[ResourceState] = []
-        self._lock = threading.RLock()
-        if self.path is not None and self.path.exists():
-            data = json.loads(self.path.read_text())
-            self.resources = [ResourceState.from_json(r) for r in data.get("resources", [])]
-
-    def urn(self, type_: str, name: str) -> str:
-        return f"urn:pulumi:{self.stack}::{self.project}::{type_}::{name}"
-
-    def live(self) -> list[ResourceState]:
-        """Resources that are not pending deletion, in creation order."""
-        with self._lock:
-            return [r for r in self.resources if not r.pending_delete]
-
-    def find(self, urn: str) -> ResourceState | None:
-        with self._lock:
-            for r in self.resources:
-                if r.urn == urn and not r.pending_delete:
-                    return r
-        return None
-
-    def get(self, name: str) -> ResourceState:
-        """The live resource called ``name`` (any type); KeyError when absent or ambiguous."""
-        found = [r for r in self.live() if r.name == name]
-        if len(found) != 1:
-            raise KeyError(f"{len(found)} live resources named {name!r}")
-        return found[0]
-
-    def __contains__(self, name: object) -> bool:
-        return any(r.name == name for r in self.live())
-
-    def add(self, res: ResourceState) -> None:
-        with self._lock:
-            self.resources.append(res)
-
-    def remove(self, res: ResourceState) -> None:
-        with self._lock:
-            self.resources = [r for r in self.resources if r is not res]
-
-    def replace_entry(self, old: ResourceState, new: ResourceState) -> None:
-        with self._lock:
-            self.resources = [new if r is old else r for r in self.resources]
-
-    def to_json(self) -> dict[str, Any]:
-        with self._lock:
-            return {
-                "project": self.project,
-                "stack": self.stack,
-                "resources": [r.to_json() for r in self.resources],
-            }
-
-    def save(self) -> None:
-        if self.path is not None:
-            tmp = self.path.with_suffix(self.path.suffix + ".tmp")
-            tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True))
-            tmp.replace(self.path)
-
-
-# --------------------------------------------------------------------------------------------------
-# Results
-# --------------------------------------------------------------------------------------------------
-
-_SYMBOLS: Final[dict[str, str]] = {
-    "create": "+",
-    "update": "~",
-    "replace": "+-",
-    "same": " ",
-    "delete": "-",
-    "read": ">",
-    "check": " ",
-    "refresh": "~",
-    "refresh-delete": "-",
-    "skip": " ",
+_DIFF_KIND: Final[dict[int, str]] = {
+    provider_pb2.PropertyDiff.ADD: "ADD",
+    provider_pb2.PropertyDiff.ADD_REPLACE: "ADD_REPLACE",
+    provider_pb2.PropertyDiff.DELETE: "DELETE",
+    provider_pb2.PropertyDiff.DELETE_REPLACE: "DELETE_REPLACE",
+    provider_pb2.PropertyDiff.UPDATE: "UPDATE",
+    provider_pb2.PropertyDiff.UPDATE_REPLACE: "UPDATE_REPLACE",
 }
+_STATUS_DETAILS_KEY: Final[str] = "grpc-status-details-bin"
+
+_PENDING_RESOLUTION: Final[str] = (
+    "These resources are in an unknown state because the Pulumi CLI was interrupted while "
+    "waiting for changes to these resources to complete. You should confirm whether or not the "
+    "operations listed completed successfully by checking the state of the appropriate provider. "
+    "For example, if you are using AWS, you can confirm using the AWS Console.\n"
+    "\n"
+    "Once you have confirmed the status of the interrupted operations, you can repair your stack "
+    "using `pulumi refresh` which will refresh the state from the provider you are using and "
+    "clear the pending operations if there are any.\n"
+    "\n"
+    "Note that `pulumi refresh` will need to be run interactively to clear pending CREATE operations."
+)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
-@dataclass
-class Step:
-    """What happened (or would happen) to one resource."""
+class EngineInterrupted(EngineError):
+    """Raised by an operation after :meth:`Engine.interrupt`: the "CLI" died; :attr:`pending` were in flight."""
 
-    urn: str
-    name: str
-    type: str
-    op: Op
-    diffs: list[str] = field(default_factory=list)
-    """Changed top-level keys (old inputs vs checked news; old vs new outputs for refresh), sorted."""
-    diff_kinds: dict[str, str] = field(default_factory=dict)
-    """``key -> "+" | "-" | "~"`` (added, removed, changed) for each key in :attr:`diffs`."""
-    replaces: list[str] = field(default_factory=list)
-    delete_before_replace: bool = False
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    error: str | None = None
-    """The provider's error as the user would see it (the server sends the full traceback)."""
-    id: str | None = None
-    inputs: dict[str, Any] = field(default_factory=dict)
-    """Checked inputs (the Check reply), or the inputs stored after the step; empty when there were none."""
-    outputs: dict[str, Any] = field(default_factory=dict)
-    calls: list[str] = field(default_factory=list)
-    """gRPC methods called for this step, in order, e.g. ``["Check", "Diff", "Update"]``."""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.failures
-
-    @property
-    def error_message(self) -> str:
-        """The last non-empty line of :attr:`error` (for a traceback: the exception line); "" without an error."""
-        if self.error is None:
-            return ""
-        lines = [ln for ln in self.error.strip().splitlines() if ln.strip()]
-        return lines[-1].strip() if lines else self.error
-
-    def render(self) -> str:
-        sym = _SYMBOLS[self.op]
-        if self.op == "replace" and self.delete_before_replace:
-            sym = "-+"
-        line = f"{f'{sym} {self.op}':<18}{self.type} {self.name}"
-        if self.diffs:
-            line += " [diff: " + ", ".join(f"{self.diff_kinds.get(k, '~')}{k}" for k in self.diffs) + "]"
-        if self.op == "replace" and self.delete_before_replace:
-            line += " (delete-before-replace)"
-        if self.op == "refresh-delete":
-            line += " (deleted out of band)"
-        out = [line.rstrip()]
-        out.extend(f"    error: {prop}: {reason}" for prop, reason in self.failures)
-        if self.error is not None:
-            out.append(f"    error: {self.error_message}")
-        return "\n".join(out)
-
-
-_PAST: Final[dict[str, str]] = {
-    "create": "created",
-    "update": "updated",
-    "replace": "replaced",
-    "delete": "deleted",
-    "read": "read",
-    "refresh": "refreshed",
-    "refresh-delete": "deleted",
-}
-_FUTURE: Final[dict[str, str]] = {
-    "create": "to create",
-    "update": "to update",
-    "replace": "to replace",
-    "delete": "to delete",
-    "read": "to read",
-    "refresh": "to refresh",
-    "refresh-delete": "to delete",
-}
-
-
-@dataclass
-class Plan:
-    """The result of one operation: its steps in a deterministic order."""
-
-    kind: Literal["preview", "up", "refresh", "destroy"]
-    steps: list[Step] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.ok for s in self.steps)
-
-    @property
-    def errors(self) -> list[Step]:
-        return [s for s in self.steps if not s.ok]
-
-    def step(self, name: str) -> Step:
-        """The (last) step for resource ``name``."""
-        for s in reversed(self.steps):
-            if s.name == name:
-                return s
-        raise KeyError(name)
-
-    def ops(self) -> dict[str, str]:
-        """``name -> op`` for every step."""
-        return {s.name: s.op for s in self.steps}
-
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s in self.steps:
-            if s.ok:
-                out[s.op] = out.get(s.op, 0) + 1
-        return out
-
-    def raise_for_errors(self) -> Plan:
-        bad = self.errors
-        if bad:
-            lines = [f"{self.kind} failed:"] + [s.render() for s in bad]
-            raise EngineError("\n".join(lines))
-        return self
-
-    def render(self) -> str:
-        verb = "Previewing update" if self.kind == "preview" else f"{self.kind.capitalize()}"
-        lines = [f"{verb}:"]
-        lines.extend(s.render() for s in self.steps)
-        lines.append("Resources:")
-        words = _FUTURE if self.kind == "preview" else _PAST
-        counts = self.counts()
-        for op in ("create", "update", "replace", "delete", "read", "refresh", "refresh-delete"):
-            if counts.get(op):
-                lines.append(f"    {_SYMBOLS[op].strip() or ' '} {counts[op]} {words[op]}")
-        unchanged = counts.get("same", 0)
-        if unchanged:
-            lines.append(f"    {unchanged} unchanged")
-        failed = len(self.errors)
-        if failed:
-            lines.append(f"    {failed} failed")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.render()
-
-
-# --------------------------------------------------------------------------------------------------
-# The server process
-# --------------------------------------------------------------------------------------------------
-
-
-def _drain(stream: IO[bytes], sink: list[str], lock: threading.Lock) -> None:
-    for raw in iter(stream.readline, b""):
-        with lock:
-            sink.append(raw.decode("utf-8", "replace"))
-    stream.close()
-
-
-class ProviderServer:
-    """``python -u -m pulumi.dynamic`` as a subprocess, with a gRPC stub; a context manager.
-
-    stdout's first line is the port; everything after it and all of stderr (where ``pulumi.log``
-    lines of the provider go) is captured and exposed as :attr:`stdout` / :attr:`stderr`.
-    """
-
-    def __init__(
-        self,
-        cwd: Path | str | None = None,
-        env: Mapping[str, str] | None = None,
-        pythonpath: Sequence[Path | str] = (),
-        start_timeout: float = 30.0,
-    ) -> None:
-        self.cwd = Path(cwd) if cwd is not None else Path.cwd()
-        self._env_overrides = dict(env or {})
-        self._pythonpath = [str(p) for p in pythonpath]
-        self.start_timeout = start_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._channel: Any = None
-        self.stub: Any = None
-        self.port: int | None = None
-        self._out: list[str] = []
-        self._err: list[str] = []
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-        self.start_seconds: float | None = None
-
-    def _environ(self) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self._env_overrides)
-        for key, value in self._env_overrides.items():
-            if value == "":  # an empty override unsets the variable, as the CLI's absent one would be
-                del env[key]
-        parts = [*self._pythonpath]
-        if env.get("PYTHONPATH"):
-            parts.append(env["PYTHONPATH"])
-        if parts:
-            env["PYTHONPATH"] = os.pathsep.join(parts)
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    def start(self) -> ProviderServer:
-        if self.running:
-            return self
-        began = time.monotonic()
-        proc = subprocess.Popen(
-            [sys.executable, "-u", "-m", "pulumi.dynamic"],
-            cwd=self.cwd,
-            env=self._environ(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        self._proc = proc
-        err_thread = threading.Thread(target=_drain, args=(proc.stderr, self._err, self._lock), daemon=True)
-        err_thread.start()
-        first: list[bytes] = []
-        reader = threading.Thread(target=lambda: first.append(proc.stdout.readline()), daemon=True)  # type: ignore[union-attr]
-        reader.start()
-        reader.join(self.start_timeout)
-        if not first or not first[0].strip().isdigit():
-            self.stop()
-            raise EngineError(f"pulumi.dynamic server did not print its port; stderr:\n{self.stderr}")
-        self.port = int(first[0].strip())
-        out_thread = threading.Thread(target=_drain, args=(proc.stdout, self._out, self._lock), daemon=True)
-        out_thread.start()
-        self._threads = [err_thread, out_thread]
-        self._channel = grpc.insecure_channel(f"127.0.0.1:{self.port}")
-        grpc.channel_ready_future(self._channel).result(timeout=self.start_timeout)
-        self.stub = provider_pb2_grpc.ResourceProviderStub(self._channel)
-        self.start_seconds = time.monotonic() - began
-        return self
-
-    def stop(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
-        self.stub = None
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            for t in self._threads:
-                t.join(timeout=5)
-        self._threads = []
-
-    @property
-    def stderr(self) -> str:
-        with self._lock:
-            return "".join(self._err)
-
-    @property
-    def stdout(self) -> str:
-        with self._lock:
-            return "".join(self._out)
-
-    def __enter__(self) -> ProviderServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __init__(self, message: str, pending: list[PendingOperation]) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 # --------------------------------------------------------------------------------------------------
@@ -527,24 +231,15 @@ class ProviderServer:
 # --------------------------------------------------------------------------------------------------
 
 
-def _to_struct(props: Mapping[str, Any]) -> struct_pb2.Struct:
-    s = struct_pb2.Struct()
-    s.update(_plain(props))
-    return s
-
-
-def _plain(value: Any) -> Any:
-    """Python values as the engine would marshal them (numbers become floats in the Struct)."""
+def _normalize(value: Any) -> Any:
+    """Program values as the engine holds them: plain containers, :class:`Secret` wrappers kept."""
+    if isinstance(value, Secret):
+        return Secret(_normalize(value.value))
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _normalize(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [_normalize(v) for v in value]
     return value
-
-
-def _from_struct(s: struct_pb2.Struct) -> dict[str, Any]:
-    result: dict[str, Any] = json_format.MessageToDict(s)
-    return result
 
 
 def _key_diff(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, str]:
@@ -569,8 +264,57 @@ def _rpc_error(exc: grpc.RpcError) -> str:
     return str(text)
 
 
+def _init_failure(exc: grpc.RpcError) -> provider_pb2.ErrorResourceInitFailed | None:
+    """The ``ErrorResourceInitFailed`` packed in the error's ``google.rpc.Status`` trailer, as the Go engine's
+    ``rpcerror.Convert(err).Details()`` finds it."""
+    metadata = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    for key, value in metadata or ():
+        if key != _STATUS_DETAILS_KEY:
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            found = provider_pb2.ErrorResourceInitFailed()
+            if detail.Unpack(found):
+                return found
+    return None
+
+
+def _init_error_text(reasons: Sequence[str]) -> str:
+    return "; ".join(reasons) or "resource init failed"
+
+
+def _package(type_: str) -> str:
+    return type_.split(":", 1)[0]
+
+
+def _workers(parallel: bool | int, items: int) -> int:
+    if isinstance(parallel, bool):
+        return min(16, items) if parallel else 1
+    return max(1, min(parallel, items))
+
+
 class _StepFailed(Exception):
+    def __init__(self, method: str, init: provider_pb2.ErrorResourceInitFailed | None = None) -> None:
+        super().__init__(method)
+        self.init = init
+
+
+class _PartialFailure(_StepFailed):
+    """A Create/Update that failed after making the resource: :attr:`state` is what the engine records."""
+
+    def __init__(self, method: str, state: ResourceState) -> None:
+        super().__init__(method)
+        self.state = state
+
+
+class _Interrupted(Exception):
     pass
+
+
+@dataclass
+class _Conn:
+    stub: Any
+    flags: ConfigureFlags
 
 
 # --------------------------------------------------------------------------------------------------
@@ -579,19 +323,20 @@ class _StepFailed(Exception):
 
 
 class Engine:
-    """Drives the dynamic-provider server like the Pulumi engine; a context manager.
+    """Drives a provider server like the Pulumi engine; a context manager.
 
-    ``config`` is the stack config, ``"namespace:key" -> string`` (secrets in plaintext, as the engine
-    sends them to a provider that does not accept secrets).  With ``process_per_operation`` (the
-    default) each of preview/up/refresh/destroy/get starts a fresh server, as each ``pulumi`` command
-    does; otherwise one server lives for the engine's lifetime.
+    ``config`` is the stack config, ``"namespace:key" -> string`` (a :class:`Secret` marks a secret value; the
+    dynamic server gets every value in plaintext, as the engine sends them to a provider that does not accept
+    secrets).  ``plugin`` chooses the server (see the module doc).  With ``process_per_operation`` (the default)
+    each of preview/up/refresh/destroy/get/import_ starts a fresh server, as each ``pulumi`` command does;
+    otherwise one server lives until :meth:`stop` (a server that died is restarted by the next operation).
     """
 
     def __init__(
         self,
         *,
         cwd: Path | str | None = None,
-        config: Mapping[str, str] | None = None,
+        config: Mapping[str, str | Secret] | None = None,
         env: Mapping[str, str] | None = None,
         pythonpath: Sequence[Path | str] = (),
         stack: Stack | None = None,
@@ -600,6 +345,8 @@ class Engine:
         state_path: Path | str | None = None,
         process_per_operation: bool = True,
         timeout: float = 120.0,
+        plugin: NativePlugin | InProcessPlugin | None = None,
+        legacy_import: bool = False,
     ) -> None:
         self.cwd = Path(cwd) if cwd is not None else Path.cwd()
         self._config = dict(config or {})
@@ -608,34 +355,89 @@ class Engine:
         self.stack = stack if stack is not None else Stack(project, stack_name, state_path)
         self.process_per_operation = process_per_operation
         self.timeout = timeout
-        self.server: ProviderServer | None = None
-        self._servers: list[ProviderServer] = []
+        self.plugin = plugin
+        self.legacy_import = legacy_import
+        self.server: PluginProcess | InProcessServer | None = None
+        self._servers: list[PluginProcess | InProcessServer] = []
+        self._fake: FakeEngine | None = None
+        self._fakes: list[FakeEngine] = []
         self.calls: list[tuple[str, str]] = []
-        """Every gRPC call made: ``(method, resource name)`` in order (``""`` for Configure)."""
+        """Every gRPC call made: ``(method, resource name)`` in order (``""`` for start-up calls and Cancel)."""
         self._calls_lock = threading.Lock()
         self.start_seconds: list[float] = []
+        self.provider_flags: ConfigureFlags | None = None
+        """The flags of the last ``ConfigureResponse``."""
+        self.on_rpc: Callable[[str, str], None] | None = None
+        """Called as ``on_rpc(method, resource name)`` on a helper thread right after each resource call is sent,
+        while it is in flight (see :meth:`kill_when`)."""
+        self._in_flight: dict[int, PendingOperation] = {}
+        self._in_flight_lock = threading.Lock()
+        self._next_token = 0
+        self._interrupt = threading.Event()
+        self._cancelled = threading.Event()
 
     def __repr__(self) -> str:  # never show config values
         return f"Engine(cwd={str(self.cwd)!r}, config_keys={sorted(self._config)!r})"
 
     # -- process management ------------------------------------------------------------------------
 
-    def start(self) -> ProviderServer:
-        """Start a server (if none runs) and Configure it."""
+    def _launch(self) -> PluginProcess | InProcessServer:
+        plugin = self.plugin
+        if plugin is None:
+            return ProviderServer(self.cwd, self._env, self._pythonpath, start_timeout=self.timeout)
+        fake = FakeEngine().start()
+        self._fake = fake
+        self._fakes.append(fake)
+        if isinstance(plugin, NativePlugin):
+            return PluginProcess(
+                plugin.argv,
+                engine_address=fake.address,
+                cwd=self.cwd,
+                env=self._env,
+                pythonpath=self._pythonpath,
+                start_timeout=self.timeout,
+            )
+        from pulumi.provider.experimental.provider import Provider
+
+        provider = plugin.provider if isinstance(plugin.provider, Provider) else plugin.provider()
+        return InProcessServer(
+            provider,
+            servicer=plugin.servicer,
+            engine_address=fake.address,
+            version=plugin.version,
+            start_timeout=self.timeout,
+        )
+
+    def start(self) -> PluginProcess | InProcessServer:
+        """Start a server (if none runs) and configure it."""
         if self.server is not None and self.server.running:
             return self.server
-        server = ProviderServer(self.cwd, self._env, self._pythonpath, start_timeout=self.timeout).start()
+        self._close_server(None)
+        server = self._launch()
+        try:
+            server.start()
+        except BaseException:
+            self._close_server(None)
+            raise
         self.server = server
         self._servers.append(server)
         if server.start_seconds is not None:
             self.start_seconds.append(server.start_seconds)
         self._record("GetPluginInfo", "")
         server.stub.GetPluginInfo(empty_pb2.Empty(), timeout=self.timeout)
+        if isinstance(self.plugin, (NativePlugin, InProcessPlugin)):
+            self._configure_native(server.stub, self.plugin.package)
+        else:
+            self._configure_dynamic(server.stub)
+        return server
+
+    def _configure_dynamic(self, stub: Any) -> None:
+        config = {k: str(plain(v)) for k, v in self._config.items()}
         self._record("Configure", "")
-        server.stub.Configure(
+        resp = stub.Configure(
             provider_pb2.ConfigureRequest(
-                variables=self._config,
-                args=_to_struct(self._config),
+                variables=config,
+                args=to_struct(config),
                 acceptSecrets=True,
                 acceptResources=True,
                 sends_old_inputs=True,
@@ -643,14 +445,73 @@ class Engine:
             ),
             timeout=self.timeout,
         )
-        return server
+        self.provider_flags = _flags(resp)
+
+    def _configure_native(self, stub: Any, package: str) -> None:
+        """``CheckConfig`` then ``Configure``, shaped as provider_plugin.go shapes them for a default provider."""
+        prefix = f"{package}:"
+        news = {k[len(prefix) :]: v for k, v in self._config.items() if k.startswith(prefix)}
+        provider_type = f"pulumi:providers:{package}"
+        urn = self.stack.urn(provider_type, "default")
+        self._record("CheckConfig", "")
+        try:
+            checked_resp = stub.CheckConfig(
+                provider_pb2.CheckRequest(
+                    urn=urn, name="default", type=provider_type, olds=to_struct({}), news=to_struct(news)
+                ),
+                timeout=self.timeout,
+            )
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise EngineError(f"CheckConfig failed: {_rpc_error(exc)}") from None
+            checked: dict[str, Any] = news
+        else:
+            if checked_resp.failures:
+                lines = [f"{f.property}: {f.reason}" for f in checked_resp.failures]
+                raise EngineError(f"provider configuration for {package} is invalid:\n" + "\n".join(lines))
+            checked = (
+                annotate_secrets(from_struct(checked_resp.inputs), news) if checked_resp.HasField("inputs") else news
+            )
+        variables = {}
+        for key, value in checked.items():
+            if key == "version":
+                continue
+            text = plain(value)
+            variables[f"{package}:config:{key}"] = text if isinstance(text, str) else json.dumps(text)
+        self._record("Configure", "")
+        resp = stub.Configure(
+            provider_pb2.ConfigureRequest(
+                variables=variables,
+                args=to_struct(checked, keep_secrets=True),
+                acceptSecrets=True,
+                acceptResources=True,
+                sends_old_inputs=True,
+                sends_old_inputs_to_delete=True,
+                urn=urn,
+                name="default",
+                type=provider_type,
+            ),
+            timeout=self.timeout,
+        )
+        self.provider_flags = _flags(resp)
+
+    def _close_server(self, plan: Plan | None) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+            if plan is not None and server.exited_prematurely:
+                plan.messages.append(
+                    f"error: Detected that {server.label} exited prematurely. This is *always* a bug in the "
+                    "provider. Please report the issue to the provider author as appropriate."
+                )
+        fake, self._fake = self._fake, None
+        if fake is not None:
+            fake.stop()
 
     def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
+        self._close_server(None)
 
-    def restart(self) -> ProviderServer:
+    def restart(self) -> PluginProcess | InProcessServer:
         self.stop()
         return self.start()
 
@@ -663,23 +524,91 @@ class Engine:
         self.stop()
 
     @contextlib.contextmanager
-    def _operation(self) -> Iterator[Any]:
+    def _operation(self, plan: Plan | None = None) -> Iterator[_Conn]:
+        self._interrupt.clear()
+        self._cancelled.clear()
         server = self.restart() if self.process_per_operation else self.start()
+        assert self.provider_flags is not None
         try:
-            yield server.stub
+            yield _Conn(server.stub, self.provider_flags)
+        except _Interrupted:
+            raise self._abandon() from None
         finally:
-            if self.process_per_operation:
-                self.stop()
+            if self.process_per_operation or not server.running:
+                self._close_server(plan)
             self.stack.save()
+
+    def _abandon(self) -> EngineInterrupted:
+        """The "CLI" died: what was in flight stays pending in the checkpoint, with the earlier pending creates."""
+        with self._in_flight_lock:
+            in_flight = list(self._in_flight.values())
+            self._in_flight.clear()
+        kept = [op for op in self.stack.pending_operations if op.type == "creating"]
+        self.stack.pending_operations = kept + in_flight
+        if self.server is not None:
+            self.server.kill()
+        return EngineInterrupted(f"interrupted with {len(in_flight)} operation(s) in flight", in_flight)
 
     @property
     def stderr(self) -> str:
-        """stderr of every server process started so far (``pulumi.log`` output lands here)."""
+        """stderr of every server process started so far (the dynamic server's ``pulumi.log`` output lands here)."""
         return "".join(s.stderr for s in self._servers)
 
     @property
     def stdout(self) -> str:
         return "".join(s.stdout for s in self._servers)
+
+    @property
+    def logs(self) -> list[LogEntry]:
+        """Every ``Log`` call native plugins made to the fake engine, in order, across servers."""
+        return [entry for fake in self._fakes for entry in fake.entries]
+
+    # -- control from another thread ----------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Send ``Cancel`` to the running provider and schedule no further steps (as Ctrl-C does)."""
+        self._cancelled.set()
+        server = self.server
+        if server is not None and server.stub is not None:
+            self._record("Cancel", "")
+            server.stub.Cancel(empty_pb2.Empty(), timeout=self.timeout)
+
+    def kill_provider(self) -> None:
+        """Kill the provider server (SIGKILL a process; stop an in-process server at once)."""
+        server = self.server
+        if server is not None:
+            server.kill()
+
+    def interrupt(self) -> None:
+        """Kill the "CLI": the running operation stops waiting, keeps its calls in flight as pending operations and
+        raises :class:`EngineInterrupted`."""
+        self._interrupt.set()
+
+    def kill_when(
+        self,
+        method: str,
+        name: str,
+        *,
+        ready: Callable[[], bool] | None = None,
+        interrupt: bool = False,
+    ) -> None:
+        """Arm :attr:`on_rpc` once: when ``method`` for resource ``name`` is in flight, wait for ``ready()`` (e.g.
+        "the provider has started creating"), then :meth:`kill_provider` (or :meth:`interrupt`)."""
+        fired = threading.Event()
+
+        def hook(m: str, n: str) -> None:
+            if m != method or n != name or fired.is_set():
+                return
+            fired.set()
+            deadline = time.monotonic() + self.timeout
+            while ready is not None and not ready() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if interrupt:
+                self.interrupt()
+            else:
+                self.kill_provider()
+
+        self.on_rpc = hook
 
     # -- low-level calls ----------------------------------------------------------------------------
 
@@ -689,40 +618,139 @@ class Engine:
         if step is not None:
             step.calls.append(method)
 
-    def _call(self, stub: Any, method: str, request: Any, step: Step) -> Any:
+    def _call(
+        self, conn: _Conn, method: str, request: Any, step: Step, *, pending: PendingOperation | None = None
+    ) -> Any:
+        if self._interrupt.is_set():
+            raise _Interrupted
         self._record(method, step.name, step)
+        token = self._begin(pending)
+        future = getattr(conn.stub, method).future(request, timeout=self.timeout)
+        hook = self.on_rpc
+        if hook is not None:
+            threading.Thread(target=hook, args=(method, step.name), daemon=True).start()
         try:
-            return getattr(stub, method)(request, timeout=self.timeout)
+            while True:
+                try:
+                    response = future.result(timeout=0.05)
+                except grpc.FutureTimeoutError:
+                    if self._interrupt.is_set():
+                        future.cancel()
+                        raise _Interrupted from None
+                    continue
+                self._end(token)
+                return response
         except grpc.RpcError as exc:
+            self._end(token)
             step.error = _rpc_error(exc)
-            raise _StepFailed(method) from exc
+            raise _StepFailed(method, _init_failure(exc)) from exc
 
-    def _check(self, stub: Any, step: Step, olds: Mapping[str, Any], news: Mapping[str, Any]) -> dict[str, Any]:
+    def _begin(self, pending: PendingOperation | None) -> int | None:
+        if pending is None:
+            return None
+        with self._in_flight_lock:
+            self._next_token += 1
+            self._in_flight[self._next_token] = pending
+            return self._next_token
+
+    def _end(self, token: int | None) -> None:
+        if token is not None:
+            with self._in_flight_lock:
+                self._in_flight.pop(token, None)
+
+    @staticmethod
+    def _inputs(res: ResourceState) -> Any:
+        return mark_secrets(res.inputs, res.secret_inputs)
+
+    @staticmethod
+    def _outputs(res: ResourceState) -> Any:
+        return mark_secrets(res.outputs, res.secret_outputs)
+
+    @staticmethod
+    def _replied(conn: _Conn, props: Any, news: Mapping[str, Any]) -> dict[str, Any]:
+        """A provider's outputs as the engine keeps them: secrets re-marked as provider_plugin.go and
+        step_executor.go re-mark them."""
+        outs = from_struct(props)
+        if not conn.flags.accept_secrets:
+            outs = annotate_secrets(outs, news)
+        return mark_leaked_inputs(outs, news)
+
+    @staticmethod
+    def _show(step: Step, inputs: Any, outputs: Any) -> None:
+        step.inputs, step.outputs, step.secret_paths = plain(inputs), plain(outputs), secret_paths(outputs)
+
+    @staticmethod
+    def _state(
+        step: Step, id_: str, inputs: Any, outputs: Any, timeouts: Mapping[str, float], **extra: Any
+    ) -> ResourceState:
+        return ResourceState(
+            step.urn,
+            step.name,
+            step.type,
+            id_,
+            plain(inputs),
+            plain(outputs),
+            secret_inputs=secret_paths(inputs),
+            secret_outputs=secret_paths(outputs),
+            custom_timeouts=dict(timeouts),
+            **extra,
+        )
+
+    def _change_request(self, conn: _Conn, step: Step, old: ResourceState, news: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields Diff and Update requests share: the resource, its old outputs and inputs, and the news."""
+        keep = conn.flags.accept_secrets
+        return {
+            "id": old.id,
+            "urn": step.urn,
+            "name": step.name,
+            "type": step.type,
+            "olds": to_struct(self._outputs(old), keep_secrets=keep),
+            "news": to_struct(news, keep_secrets=keep),
+            "old_inputs": to_struct(self._inputs(old), keep_secrets=keep),
+        }
+
+    def _check(
+        self, conn: _Conn, step: Step, olds: Mapping[str, Any], news: Mapping[str, Any], *, strict: bool = True
+    ) -> dict[str, Any]:
+        """Checked inputs (secrets wrapped); failures fail the step, or with ``strict=False`` only warn."""
+        keep = conn.flags.accept_secrets
         resp: provider_pb2.CheckResponse = self._call(
-            stub,
+            conn,
             "Check",
             provider_pb2.CheckRequest(
-                urn=step.urn, name=step.name, type=step.type, olds=_to_struct(olds), news=_to_struct(news)
+                urn=step.urn,
+                name=step.name,
+                type=step.type,
+                olds=to_struct(olds, keep_secrets=keep),
+                news=to_struct(news, keep_secrets=keep),
             ),
             step,
         )
-        step.failures = [(f.property, f.reason) for f in resp.failures]
-        inputs = _from_struct(resp.inputs)
-        step.inputs = inputs
-        if step.failures:
+        failures = [(f.property, f.reason) for f in resp.failures]
+        checked = from_struct(resp.inputs)
+        if not keep:
+            checked = annotate_secrets(checked, news)
+        step.inputs = plain(checked)
+        if not strict:
+            step.warnings.extend(f"{prop}: {reason}" for prop, reason in failures)
+            return checked
+        step.failures = failures
+        if failures:
             raise _StepFailed("Check")
-        return inputs
+        return checked
 
-    def _diff(self, stub: Any, step: Step, old: ResourceState, news: dict[str, Any]) -> tuple[bool, bool]:
-        """Returns ``(has_changes, provider_said_delete_before_replace)``; fills diffs/replaces."""
+    def _diff(self, conn: _Conn, step: Step, old: ResourceState, news: Mapping[str, Any]) -> tuple[bool, bool, bool]:
+        """Returns ``(has_changes, is_replacement, provider_said_delete_before_replace)``; fills the step's diff."""
         resp: provider_pb2.DiffResponse = self._call(
-            stub,
-            "Diff",
-            provider_pb2.DiffRequest(**_change_request(step, old, news)),
-            step,
+            conn, "Diff", provider_pb2.DiffRequest(**self._change_request(conn, step, old, news)), step
         )
-        kinds = _key_diff(old.inputs, news)
+        kinds = _key_diff(old.inputs, plain(news))
         step.replaces = list(resp.replaces)
+        detailed = (
+            {path: _DIFF_KIND.get(d.kind, "UPDATE") for path, d in resp.detailedDiff.items()}
+            if resp.hasDetailedDiff
+            else {}
+        )
         if resp.changes == _DIFF_NONE:
             changed = False
         elif resp.changes == _DIFF_SOME:
@@ -732,39 +760,126 @@ class Engine:
         if changed:
             step.diff_kinds = kinds
             step.diffs = list(kinds)
-        return changed, bool(resp.deleteBeforeReplace)
+            step.detailed_diff = detailed
+        replace = changed and (bool(step.replaces) or any(k.endswith("_REPLACE") for k in detailed.values()))
+        return changed, replace, bool(resp.deleteBeforeReplace)
 
-    def _create(self, stub: Any, step: Step, inputs: dict[str, Any]) -> ResourceState:
-        resp: provider_pb2.CreateResponse = self._call(
-            stub,
-            "Create",
-            provider_pb2.CreateRequest(
-                urn=step.urn, name=step.name, type=step.type, properties=_to_struct(inputs), timeout=0
-            ),
-            step,
+    def _create(
+        self, conn: _Conn, step: Step, news: Mapping[str, Any], timeouts: Mapping[str, float], *, preview: bool = False
+    ) -> ResourceState:
+        request = provider_pb2.CreateRequest(
+            urn=step.urn,
+            name=step.name,
+            type=step.type,
+            properties=to_struct(news, keep_secrets=conn.flags.accept_secrets),
+            timeout=timeouts.get("create", 0.0),
+            preview=preview,
         )
-        if not resp.id:
+        pending = None if preview else PendingOperation("creating", step.urn, step.name, step.type, "", plain(news))
+        try:
+            resp: provider_pb2.CreateResponse = self._call(conn, "Create", request, step, pending=pending)
+        except _StepFailed as failed:
+            if failed.init is None or preview or not failed.init.id:
+                raise
+            outputs = self._replied(conn, failed.init.properties, news)
+            state = self._state(step, failed.init.id, news, outputs, timeouts, init_errors=list(failed.init.reasons))
+            self._show(step, news, outputs)
+            step.id, step.init_errors = state.id, state.init_errors
+            step.error = _init_error_text(state.init_errors)
+            raise _PartialFailure("Create", state) from failed
+        outputs = self._replied(conn, resp.properties, news)
+        self._show(step, news, outputs)
+        if not resp.id and not preview:
             step.error = "provider returned an empty ID from Create"
             raise _StepFailed("Create")
-        outputs = _from_struct(resp.properties)
-        step.id, step.outputs, step.inputs = resp.id, outputs, inputs
-        return ResourceState(step.urn, step.name, step.type, resp.id, inputs, outputs)
+        step.id = resp.id or None
+        return self._state(step, resp.id, news, outputs, timeouts)
 
-    def _delete(self, stub: Any, step: Step, res: ResourceState) -> None:
+    def _update(
+        self,
+        conn: _Conn,
+        step: Step,
+        old: ResourceState,
+        news: Mapping[str, Any],
+        timeouts: Mapping[str, float],
+        *,
+        preview: bool,
+    ) -> None:
+        request = provider_pb2.UpdateRequest(
+            **self._change_request(conn, step, old, news), timeout=timeouts.get("update", 0.0), preview=preview
+        )
+        pending = None if preview else PendingOperation("updating", old.urn, old.name, old.type, old.id, plain(news))
+        try:
+            resp: provider_pb2.UpdateResponse = self._call(conn, "Update", request, step, pending=pending)
+        except _StepFailed as failed:
+            if failed.init is None or preview:
+                raise
+            # The engine keeps the old inputs: the resource never took the new ones (pkg/engine/update.go).
+            outputs = self._replied(conn, failed.init.properties, news)
+            reasons = list(failed.init.reasons)
+            state = self._state(
+                step, old.id, self._inputs(old), outputs, timeouts, init_errors=reasons, import_id=old.import_id
+            )
+            self.stack.replace_entry(old, state)
+            self._show(step, self._inputs(old), outputs)
+            step.init_errors, step.error = reasons, _init_error_text(reasons)
+            raise _PartialFailure("Update", state) from failed
+        outputs = self._replied(conn, resp.properties, news)
+        self._show(step, news, outputs)
+        if not preview:
+            self.stack.replace_entry(old, self._state(step, old.id, news, outputs, timeouts, import_id=old.import_id))
+
+    def _delete(self, conn: _Conn, step: Step, res: ResourceState) -> None:
+        keep = conn.flags.accept_secrets
         self._call(
-            stub,
+            conn,
             "Delete",
             provider_pb2.DeleteRequest(
                 id=res.id,
                 urn=res.urn,
                 name=res.name,
                 type=res.type,
-                properties=_to_struct(res.outputs),
-                old_inputs=_to_struct(res.inputs),
+                properties=to_struct(self._outputs(res), keep_secrets=keep),
+                old_inputs=to_struct(self._inputs(res), keep_secrets=keep),
+                timeout=res.custom_timeouts.get("delete", 0.0),
             ),
             step,
+            pending=PendingOperation("deleting", res.urn, res.name, res.type, res.id, res.inputs),
         )
         self.stack.remove(res)
+
+    def _read_for_import(self, conn: _Conn, step: Step, import_id: str, timeouts: Mapping[str, float]) -> ResourceState:
+        """``ImportStep.Apply``'s Read: only the id; the reply must carry both properties and inputs."""
+        request = provider_pb2.ReadRequest(id=import_id, urn=step.urn, name=step.name, type=step.type)
+        pending = PendingOperation("importing", step.urn, step.name, step.type, import_id)
+        init_errors: list[str] = []
+        try:
+            resp: provider_pb2.ReadResponse = self._call(conn, "Read", request, step, pending=pending)
+        except _StepFailed as failed:
+            if failed.init is None:
+                raise
+            step.error = None
+            init_errors = list(failed.init.reasons)
+            resp = provider_pb2.ReadResponse(id=failed.init.id)
+            if failed.init.HasField("properties"):
+                resp.properties.CopyFrom(failed.init.properties)
+            if failed.init.HasField("inputs"):
+                resp.inputs.CopyFrom(failed.init.inputs)
+        if not resp.HasField("properties"):
+            step.error = f"resource '{import_id}' does not exist"
+            raise _StepFailed("Read")
+        if not resp.HasField("inputs"):
+            step.error = (
+                f"provider does not support importing resources; please try updating the '{_package(step.type)}' plugin"
+            )
+            raise _StepFailed("Read")
+        inputs, outputs = from_struct(resp.inputs), from_struct(resp.properties)
+        state = self._state(
+            step, resp.id or import_id, inputs, outputs, timeouts, init_errors=init_errors, import_id=import_id
+        )
+        self._show(step, inputs, outputs)
+        step.id, step.init_errors = state.id, init_errors
+        return state
 
     # -- program model ------------------------------------------------------------------------------
 
@@ -779,11 +894,17 @@ class Engine:
         return str(value)
 
     def _goal(self, d: Desired) -> dict[str, Any]:
+        props: dict[str, Any] = _normalize(d.props)
+        if self.plugin is not None:
+            if d.provider is not None:
+                raise ValueError(f"{d.name}: a native resource has no __provider; leave Desired.provider None")
+            return props
         if PROVIDER_KEY in d.props:
             raise ValueError("A dynamic resource must not define the __provider key")
-        props = _plain(d.props)
+        if d.provider is None:
+            raise ValueError(f"{d.name}: a dynamic resource needs its ResourceProvider")
         props[PROVIDER_KEY] = self.serialize(d.provider)
-        return dict(props)
+        return props
 
     def _new_step(self, d: Desired, op: Op) -> Step:
         return Step(urn=self.stack.urn(d.type_, d.name), name=d.name, type=d.type_, op=op)
@@ -797,15 +918,13 @@ class Engine:
                 raise ValueError(f"duplicate resource {d.type_}::{d.name}")
             seen.add(key)
 
-    def _run(self, fn: Any, items: Sequence[Any], parallel: bool) -> list[Step]:
-        if parallel and len(items) > 1:
-            with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
+    @staticmethod
+    def _run(fn: Callable[[T], R], items: Sequence[T], parallel: bool | int) -> list[R]:
+        workers = _workers(parallel, len(items))
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 return list(pool.map(fn, items))
-        steps: list[Step] = []
-        for item in items:
-            step = fn(item)
-            steps.append(step)
-        return steps
+        return [fn(item) for item in items]
 
     def _alias_urns(self, d: Desired) -> list[str]:
         return [a if a.startswith("urn:") else self.stack.urn(d.type_, a) for a in d.aliases]
@@ -825,37 +944,181 @@ class Engine:
         """URNs the program still claims, its aliases included: the engine deletes none of them."""
         return {u for d in desired for u in (self.stack.urn(d.type_, d.name), *self._alias_urns(d))}
 
+    def _pending_warning(self, plan: Plan) -> None:
+        ops = self.stack.pending_operations
+        if ops:
+            listed = "".join(f"  * {op.urn}, interrupted while {op.type}\n" for op in ops)
+            plan.messages.append(
+                "warning: Attempting to deploy or update resources "
+                f"with {len(ops)} pending operations from previous deployment.\n{listed}{_PENDING_RESOLUTION}"
+            )
+
+    def _settle_pending(self) -> None:
+        """After a completed operation the checkpoint keeps only the earlier pending creates."""
+        self.stack.pending_operations = [op for op in self.stack.pending_operations if op.type == "creating"]
+
+    # -- one registration ---------------------------------------------------------------------------
+
+    def _register(
+        self, conn: _Conn, d: Desired, pending: list[tuple[Step, ResourceState]], *, dry_run: bool
+    ) -> list[Step]:
+        """The steps of one resource registration: an import (if any), then create/same/update/replace."""
+        old = self._old(d)
+        step = self._new_step(d, "create" if old is None else "check")
+        steps = [step]
+        goal = self._goal(d)
+        timeouts = d.custom_timeouts.seconds() if d.custom_timeouts is not None else {}
+        imported = False
+        try:
+            if old is not None and old.urn != step.urn and not dry_run:
+                # matched by an alias: the entry takes the new URN
+                renamed = dataclasses.replace(old, urn=step.urn, name=step.name, type=step.type)
+                self.stack.replace_entry(old, renamed)
+                old = renamed
+            if d.import_id and (old is None or (old.import_id or old.id) != d.import_id):
+                step.op = "import"
+                state = self._read_for_import(conn, step, d.import_id, timeouts)
+                if self.legacy_import:
+                    self._import_strictly(conn, step, state, goal, old, pending, dry_run=dry_run)
+                    return steps
+                if not dry_run:
+                    self._adopt(state, replaced=old, owner=step, pending=pending)
+                old, imported = state, True
+                step = self._new_step(d, "check")
+                steps.append(step)
+            self._converge(conn, d, goal, timeouts, old, step, pending, dry_run=dry_run, elide_same=imported)
+        except _StepFailed:
+            pass
+        if imported and step.op == "same":
+            steps.pop()  # the engine elides the Same step after an import; its calls stay visible
+            steps[0].calls.extend(step.calls)
+        return steps
+
+    def _adopt(
+        self,
+        state: ResourceState,
+        *,
+        replaced: ResourceState | None,
+        owner: Step,
+        pending: list[tuple[Step, ResourceState]],
+    ) -> None:
+        with self.stack._lock:
+            if replaced is not None:  # an import of another id replaces the entry (ImportReplacementStep)
+                replaced.pending_delete = True
+                pending.append((owner, replaced))
+            self.stack.add(state)
+
+    def _import_strictly(
+        self,
+        conn: _Conn,
+        step: Step,
+        state: ResourceState,
+        goal: Mapping[str, Any],
+        replaced: ResourceState | None,
+        pending: list[tuple[Step, ResourceState]],
+        *,
+        dry_run: bool,
+    ) -> None:
+        """The ``import_`` option before pulumi 3.174: Check and Diff inside the import step, no change allowed."""
+        checked = self._check(conn, step, self._inputs(state), goal)
+        changed, _, _ = self._diff(conn, step, state, checked)
+        if changed:
+            keys = step.diffs or sorted({re.split(r"[.\[]", p, maxsplit=1)[0] for p in step.detailed_diff})
+            message = f"inputs to import do not match the existing resource: [{' '.join(keys)}]"
+            if dry_run:
+                step.warnings.append(message + "; importing this resource will fail")
+                return
+            step.error = message
+            raise _StepFailed("Diff")
+        if not dry_run:
+            adopted = dataclasses.replace(
+                state, inputs=plain(checked), secret_inputs=secret_paths(checked), custom_timeouts=state.custom_timeouts
+            )
+            self._adopt(adopted, replaced=replaced, owner=step, pending=pending)
+
+    def _converge(
+        self,
+        conn: _Conn,
+        d: Desired,
+        goal: Mapping[str, Any],
+        timeouts: Mapping[str, float],
+        old: ResourceState | None,
+        step: Step,
+        pending: list[tuple[Step, ResourceState]],
+        *,
+        dry_run: bool,
+        elide_same: bool = False,
+    ) -> None:
+        news = self._check(conn, step, {} if old is None else self._inputs(old), goal)
+        if old is None:
+            step.op = "create"
+            if dry_run:
+                if conn.flags.supports_preview:
+                    self._create(conn, step, news, timeouts, preview=True)
+                return
+            try:
+                self.stack.add(self._create(conn, step, news, timeouts))
+            except _PartialFailure as partial:
+                self.stack.add(partial.state)
+                raise
+            return
+        step.id = old.id
+        changed, replace, dbr = self._diff(conn, step, old, news)
+        if not changed and not old.init_errors:
+            step.op = "same"
+            if not dry_run:
+                step.outputs, step.secret_paths = old.outputs, list(old.secret_outputs)
+                if not elide_same:
+                    same = self._state(step, old.id, news, self._outputs(old), timeouts, import_id=old.import_id)
+                    self.stack.replace_entry(old, same)
+            return
+        if not replace:
+            # also the empty update that retries a resource recorded with init errors
+            step.op = "update"
+            if dry_run and not conn.flags.supports_preview:
+                return
+            self._update(conn, step, old, news, timeouts, preview=dry_run)
+            return
+        step.op = "replace"
+        step.delete_before_replace = dbr or d.delete_before_replace
+        news = self._check(conn, step, {}, goal)
+        if dry_run:
+            if conn.flags.supports_preview:
+                self._create(conn, step, news, timeouts, preview=True)
+            return
+        if step.delete_before_replace:
+            self._delete(conn, step, old)
+            try:
+                self.stack.add(self._create(conn, step, news, timeouts))
+            except _PartialFailure as partial:
+                self.stack.add(partial.state)
+                raise
+            return
+        try:
+            new = self._create(conn, step, news, timeouts)
+        except _PartialFailure as partial:
+            with self.stack._lock:
+                old.pending_delete = True  # CreateStep.Apply marks the old one before returning the error
+                self.stack.add(partial.state)
+            raise
+        with self.stack._lock:
+            old.pending_delete = True
+            self.stack.add(new)
+        pending.append((step, old))
+
     # -- operations ---------------------------------------------------------------------------------
 
-    def preview(self, desired: Sequence[Desired], *, parallel: bool = False) -> Plan:
-        """Check (and Diff for existing resources); never Create/Update/Delete. Reports every resource."""
+    def preview(self, desired: Sequence[Desired], *, parallel: bool | int = False) -> Plan:
+        """Check and Diff (plus Create/Update with ``preview=True`` for a provider that supports preview, and the
+        Read of an import); never a real Create/Update/Delete.  Reports every resource."""
         self._check_unique(desired)
         plan = Plan("preview")
-        with self._operation() as stub:
+        with self._operation(plan) as conn:
 
-            def one(d: Desired) -> Step:
-                old = self._old(d)
-                step = self._new_step(d, "create" if old is None else "check")
-                goal = self._goal(d)
-                try:
-                    news = self._check(stub, step, {} if old is None else old.inputs, goal)
-                    if old is None:
-                        return step
-                    step.id = old.id
-                    changed, dbr = self._diff(stub, step, old, news)
-                    if not changed:
-                        step.op = "same"
-                    elif step.replaces:
-                        step.op = "replace"
-                        step.delete_before_replace = dbr or d.delete_before_replace
-                        self._check(stub, step, {}, goal)
-                    else:
-                        step.op = "update"
-                except _StepFailed:
-                    pass
-                return step
+            def one(d: Desired) -> list[Step]:
+                return self._register(conn, d, [], dry_run=True)
 
-            plan.steps = self._run(one, desired, parallel)
+            plan.steps = [s for steps in self._run(one, desired, parallel) for s in steps]
             wanted = self._wanted(desired)
             for res in reversed(self.stack.live()):
                 if res.urn not in wanted:
@@ -866,44 +1129,45 @@ class Engine:
         self,
         desired: Sequence[Desired],
         *,
-        parallel: bool = False,
+        parallel: bool | int = False,
         raise_on_error: bool = False,
         continue_on_error: bool = False,
     ) -> Plan:
         """Bring the stack to ``desired``.  Stops scheduling work after the first error (like the engine)
-        unless ``continue_on_error``; with ``parallel`` the resources' step chains run concurrently."""
+        unless ``continue_on_error``; with ``parallel`` (True: up to 16, or a number of workers, e.g.
+        :data:`DEFAULT_PARALLEL`) the resources' step chains run concurrently."""
         self._check_unique(desired)
         for d in desired:
             if contains_unknown(d.props):
                 raise ValueError(f"{d.name}: unknown values are only allowed in preview")
         plan = Plan("up")
+        self._pending_warning(plan)
         pending: list[tuple[Step, ResourceState]] = []  # create-before-delete: old ones, deleted at the end
         failed = threading.Event()
-        with self._operation() as stub:
+        with self._operation(plan) as conn:
             # Resources left pending-delete by an earlier run are deleted first.
             for res in [r for r in self.stack.resources if r.pending_delete]:
                 step = Step(res.urn, res.name, res.type, "delete", id=res.id)
                 with contextlib.suppress(_StepFailed):
-                    self._delete(stub, step, res)
+                    self._delete(conn, step, res)
                 plan.steps.append(step)
                 if not step.ok:
                     failed.set()
 
-            def one(d: Desired) -> Step:
-                old = self._old(d)
-                step = self._new_step(d, "create" if old is None else "check")
-                if failed.is_set() and not continue_on_error:
+            def one(d: Desired) -> list[Step]:
+                if (failed.is_set() and not continue_on_error) or self._cancelled.is_set():
+                    old = self._old(d)
+                    step = self._new_step(d, "create" if old is None else "check")
                     step.op = "skip"
-                    return step
-                try:
-                    self._up_one(stub, d, old, step, pending)
-                except _StepFailed:
+                    return [step]
+                steps = self._register(conn, d, pending, dry_run=False)
+                if not all(s.ok for s in steps):
                     failed.set()
-                return step
+                return steps
 
-            plan.steps.extend(self._run(one, desired, parallel))
+            plan.steps.extend(s for steps in self._run(one, desired, parallel) for s in steps)
 
-            if not failed.is_set() or continue_on_error:
+            if (not failed.is_set() or continue_on_error) and not self._cancelled.is_set():
                 # Deletion phase: replaced olds and resources that left the program, reverse creation order.
                 wanted = self._wanted(desired)
                 order = {id(r): i for i, r in enumerate(self.stack.resources)}
@@ -915,7 +1179,7 @@ class Engine:
                 for owner, res in doomed:
                     step = owner if owner is not None else Step(res.urn, res.name, res.type, "delete", id=res.id)
                     try:
-                        self._delete(stub, step, res)
+                        self._delete(conn, step, res)
                     except _StepFailed:
                         if not continue_on_error:
                             if owner is None:
@@ -923,99 +1187,81 @@ class Engine:
                             break
                     if owner is None:
                         plan.steps.append(step)
+            self._settle_pending()
         if raise_on_error:
             plan.raise_for_errors()
         return plan
 
-    def _up_one(
-        self,
-        stub: Any,
-        d: Desired,
-        old: ResourceState | None,
-        step: Step,
-        pending: list[tuple[Step, ResourceState]],
-    ) -> None:
-        goal = self._goal(d)
-        if old is not None and old.urn != step.urn:  # matched by an alias: the entry takes the new URN
-            renamed = ResourceState(step.urn, step.name, step.type, old.id, old.inputs, old.outputs)
-            self.stack.replace_entry(old, renamed)
-            old = renamed
-        news = self._check(stub, step, {} if old is None else old.inputs, goal)
-        if old is None:
-            self.stack.add(self._create(stub, step, news))
-            return
-        step.id = old.id
-        changed, dbr = self._diff(stub, step, old, news)
-        if not changed:
-            step.op = "same"
-            step.outputs = old.outputs
-            self.stack.replace_entry(old, ResourceState(old.urn, old.name, old.type, old.id, news, old.outputs))
-            return
-        if not step.replaces:
-            step.op = "update"
-            resp: provider_pb2.UpdateResponse = self._call(
-                stub,
-                "Update",
-                provider_pb2.UpdateRequest(**_change_request(step, old, news)),
-                step,
-            )
-            outputs = _from_struct(resp.properties)
-            step.outputs, step.inputs = outputs, news
-            self.stack.replace_entry(old, ResourceState(old.urn, old.name, old.type, old.id, news, outputs))
-            return
-        step.op = "replace"
-        step.delete_before_replace = dbr or d.delete_before_replace
-        news = self._check(stub, step, {}, goal)
-        if step.delete_before_replace:
-            self._delete(stub, step, old)
-            self.stack.add(self._create(stub, step, news))
-        else:
-            new = self._create(stub, step, news)
-            with self.stack._lock:
-                old.pending_delete = True
-                self.stack.add(new)
-            pending.append((step, old))
-
-    def refresh(self, *, parallel: bool = False, raise_on_error: bool = False) -> Plan:
-        """Read every resource; drop the ones whose Read returns an empty id."""
+    def refresh(
+        self, *, parallel: bool | int = False, raise_on_error: bool = False, clear_pending_creates: bool = False
+    ) -> Plan:
+        """Read every resource; drop the ones whose Read returns an empty id.  ``clear_pending_creates`` is
+        ``pulumi refresh --clear-pending-creates``."""
         plan = Plan("refresh")
-        with self._operation() as stub:
+        if clear_pending_creates:
+            self.stack.pending_operations = [op for op in self.stack.pending_operations if op.type != "creating"]
+        with self._operation(plan) as conn:
 
             def one(res: ResourceState) -> Step:
                 step = Step(res.urn, res.name, res.type, "same", id=res.id)
+                init_errors: list[str] = []
                 try:
                     resp: provider_pb2.ReadResponse = self._call(
-                        stub,
+                        conn,
                         "Read",
                         provider_pb2.ReadRequest(
                             id=res.id,
                             urn=res.urn,
                             name=res.name,
                             type=res.type,
-                            properties=_to_struct(res.outputs),
-                            inputs=_to_struct(res.inputs),
+                            properties=to_struct(self._outputs(res), keep_secrets=conn.flags.accept_secrets),
+                            inputs=to_struct(self._inputs(res), keep_secrets=conn.flags.accept_secrets),
                         ),
                         step,
                     )
-                except _StepFailed:
-                    return step
+                except _StepFailed as failed:
+                    if failed.init is None:
+                        return step
+                    # RefreshStep.Apply: an unhealthy resource is a warning, its init errors are kept
+                    init_errors = list(failed.init.reasons)
+                    step.error = None
+                    step.warnings.append("Refreshed resource is in an unhealthy state:\n* " + "\n* ".join(init_errors))
+                    resp = provider_pb2.ReadResponse(id=failed.init.id, properties=failed.init.properties)
+                    if failed.init.HasField("inputs"):
+                        resp.inputs.CopyFrom(failed.init.inputs)
                 if not resp.id:
                     step.op = "refresh-delete"
                     self.stack.remove(res)
                     return step
-                outputs = _from_struct(resp.properties)
-                inputs = _from_struct(resp.inputs) if resp.HasField("inputs") else res.inputs
-                kinds = _key_diff(res.outputs, outputs)
+                old_inputs, old_outputs = self._inputs(res), self._outputs(res)
+                outputs = from_struct(resp.properties)
+                inputs = from_struct(resp.inputs) if resp.HasField("inputs") else old_inputs
+                if not conn.flags.accept_secrets:
+                    inputs = annotate_secrets(inputs, old_inputs)
+                    outputs = annotate_secrets(outputs, old_outputs)
+                outputs = mark_leaked_inputs(outputs, inputs)
+                kinds = _key_diff(res.outputs, plain(outputs))
                 if kinds:
                     step.op = "refresh"
                     step.diff_kinds, step.diffs = kinds, list(kinds)
-                step.id, step.outputs, step.inputs = resp.id, outputs, inputs
+                self._show(step, inputs, outputs)
+                step.id, step.init_errors = resp.id, init_errors
                 self.stack.replace_entry(
-                    res, ResourceState(res.urn, res.name, res.type, resp.id, inputs, outputs, res.pending_delete)
+                    res,
+                    dataclasses.replace(
+                        res,
+                        id=resp.id,
+                        inputs=plain(inputs),
+                        outputs=plain(outputs),
+                        secret_inputs=secret_paths(inputs),
+                        secret_outputs=secret_paths(outputs),
+                        init_errors=init_errors,
+                    ),
                 )
                 return step
 
             plan.steps = self._run(one, list(self.stack.resources), parallel)
+            self._settle_pending()
         if raise_on_error:
             plan.raise_for_errors()
         return plan
@@ -1024,32 +1270,35 @@ class Engine:
         self,
         name: str,
         id: str,
-        provider: ResourceProvider,
+        provider: ResourceProvider | None,
         *,
         type_: str = DEFAULT_TYPE,
         props: Mapping[str, Any] | None = None,
         raise_on_error: bool = False,
     ) -> Step:
-        """``Resource.get(name, id)``: Read with the program's props (``{**props, __provider}``) as both
-        ``properties`` and ``inputs``, as today's engine sends a get.
+        """``Resource.get(name, id)``: Read with the program's props (``{**props, __provider}`` for a dynamic
+        resource) as both ``properties`` and ``inputs``, as today's engine sends a get.
 
         The stack is not changed (the engine keeps read resources as external, never deletes them).
         """
         step = Step(self.stack.urn(type_, name), name, type_, "read", id=id)
-        inputs = dict(_plain(dict(props or {})))
-        inputs[PROVIDER_KEY] = self.serialize(provider)
-        with self._operation() as stub:
+        inputs: dict[str, Any] = plain(dict(props or {}))
+        if self.plugin is None:
+            if provider is None:
+                raise ValueError(f"{name}: a dynamic resource needs its ResourceProvider")
+            inputs[PROVIDER_KEY] = self.serialize(provider)
+        with self._operation() as conn:
             try:
                 resp: provider_pb2.ReadResponse = self._call(
-                    stub,
+                    conn,
                     "Read",
                     provider_pb2.ReadRequest(
                         id=id,
                         urn=step.urn,
                         name=name,
                         type=type_,
-                        properties=_to_struct(inputs),
-                        inputs=_to_struct(inputs),
+                        properties=to_struct(inputs),
+                        inputs=to_struct(inputs),
                     ),
                     step,
                 )
@@ -1057,26 +1306,76 @@ class Engine:
                     step.error = f"resource '{id}' does not exist"
                 else:
                     step.id = resp.id
-                    step.outputs = _from_struct(resp.properties)
-                    step.inputs = _from_struct(resp.inputs) if resp.HasField("inputs") else {}
+                    outputs = from_struct(resp.properties)
+                    step.outputs, step.secret_paths = plain(outputs), secret_paths(outputs)
+                    step.inputs = plain(from_struct(resp.inputs)) if resp.HasField("inputs") else {}
             except _StepFailed:
                 pass
         if raise_on_error:
             Plan("refresh", [step]).raise_for_errors()
         return step
 
+    def import_(self, desired: Desired, id: str | None = None, *, raise_on_error: bool = False) -> Plan:
+        """``pulumi import TYPE NAME ID`` for ``desired``'s type and name (its props are not used, as the CLI has
+        no program): Read the id, Check the read inputs against themselves (failures are warnings), store."""
+        import_id = id or desired.import_id
+        if not import_id:
+            raise ValueError("import_ needs an id")
+        plan = Plan("import")
+        step = self._new_step(desired, "import")
+        plan.steps.append(step)
+        with self._operation(plan) as conn:
+            old = self.stack.find(step.urn)
+            if old is not None:
+                if (old.import_id or old.id) == import_id:
+                    step.op, step.id = "same", old.id  # "Nothing to do here, it already exists"
+                else:
+                    step.error = f"resource '{step.urn}' already exists"
+            else:
+                try:
+                    state = self._read_for_import(conn, step, import_id, {})
+                    warnings_before = len(step.warnings)
+                    self._check(conn, step, self._inputs(state), self._inputs(state), strict=False)
+                    if len(step.warnings) > warnings_before:
+                        step.warnings.insert(
+                            warnings_before,
+                            "One or more imported inputs failed to validate. This is almost certainly a bug in the "
+                            f"`{_package(step.type)}` provider. The import will still proceed, but you will need to "
+                            "edit the generated code after copying it into your program.",
+                        )
+                    step.inputs = state.inputs  # the read inputs are stored, not the checked ones
+                    # `pulumi import` never records an ImportID
+                    self.stack.add(dataclasses.replace(state, import_id=""))
+                except _StepFailed:
+                    pass
+            self._settle_pending()
+        if raise_on_error:
+            plan.raise_for_errors()
+        return plan
+
     def destroy(self, *, raise_on_error: bool = False, continue_on_error: bool = False) -> Plan:
         """Delete every resource in reverse creation order; stops at the first error."""
         plan = Plan("destroy")
-        with self._operation() as stub:
+        self._pending_warning(plan)
+        with self._operation(plan) as conn:
             for res in reversed(list(self.stack.resources)):
                 step = Step(res.urn, res.name, res.type, "delete", id=res.id)
                 plan.steps.append(step)
                 try:
-                    self._delete(stub, step, res)
+                    self._delete(conn, step, res)
                 except _StepFailed:
                     if not continue_on_error:
                         break
+            self._settle_pending()
         if raise_on_error:
             plan.raise_for_errors()
         return plan
+
+
+def _flags(resp: provider_pb2.ConfigureResponse) -> ConfigureFlags:
+    return ConfigureFlags(
+        accept_secrets=resp.acceptSecrets,
+        supports_preview=resp.supportsPreview,
+        accept_resources=resp.acceptResources,
+        accept_outputs=resp.acceptOutputs,
+    )

@@ -184,6 +184,28 @@ def test_out_of_band_delete_and_removed_resource(engine: Engine, store: Path) ->
     assert [r.name for r in engine.stack.resources] == ["a"]
 
 
+def test_rename_with_and_without_alias(engine: Engine, store: Path) -> None:
+    engine.up([thing(store, "old")], raise_on_error=True)
+    first = engine.stack.get("old").id
+
+    # with an alias the renamed resource takes over the state entry: no create, no delete
+    renamed = thing(store, "new")
+    renamed.aliases = ["old"]
+    assert engine.preview([renamed]).ops() == {"new": "same"}
+    plan = engine.up([renamed], raise_on_error=True)
+    assert plan.ops() == {"new": "same"} and calls_for(engine, "new")[-2:] == ["Check", "Diff"]
+    state = engine.stack.get("new")
+    assert state.id == first and state.urn == f"urn:pulumi:stack::project::{TYPE}::new" and "old" not in engine.stack
+    assert list(read_store(store)["objects"]) == [first]
+
+    # without one the engine sees a new resource and a removed one: create the new, then delete the old
+    plan = engine.up([thing(store, "newer")], raise_on_error=True)
+    assert [(s.name, s.op) for s in plan.steps] == [("newer", "create"), ("new", "delete")]
+    second = engine.stack.get("newer").id
+    assert second != first and list(read_store(store)["objects"]) == [second]
+    assert [r.name for r in engine.stack.resources] == ["newer"]
+
+
 def test_errors(engine: Engine, store: Path) -> None:
     plan = engine.up([thing(store, fail="create")])
     step = plan.step("a")
