@@ -37,6 +37,7 @@ from .waiter import ANY_STATE, GONE, StateChange, WaitPolicy, wait_for
 
 if TYPE_CHECKING:  # check and diff never need HTTP: requests loads on the first create, read, update or delete
     from .client import Cluster, FireworksClient
+    from .preflight import PreflightReport
 
 Severity = Literal["info", "warning", "error"]
 Log = Callable[[Severity, str], None]
@@ -144,7 +145,7 @@ class ClusterLifecycle:
         self._settings: Settings | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._preflight_passed: dict[str, float] = {}
+        self._preflight_passed: dict[str, tuple[float, PreflightReport]] = {}
         self._said_no_credentials = False
 
     def _log(self, severity: Severity, message: str) -> None:
@@ -202,7 +203,7 @@ class ClusterLifecycle:
         if "accountId" not in inputs and not any(f.path == "accountId" for f in failures):
             failures.insert(0, spec.Failure("accountId", _MISSING_ACCOUNT))
         if not failures and self._needs_preflight(olds, inputs, is_unknown):
-            failures.extend(self._preflight_failures(inputs["eksCluster"]))
+            failures.extend(self._blocking(self._preflight(inputs["eksCluster"])))
         return Checked(inputs, failures)
 
     def _needs_preflight(self, olds: Mapping[str, Any], inputs: Mapping[str, Any], is_unknown: spec.IsUnknown) -> bool:
@@ -212,14 +213,14 @@ class ClusterLifecycle:
         old_eks = olds.get("eksCluster")
         return bool(contains_unknown(old_eks, is_unknown) or old_eks != eks)
 
-    def _preflight_failures(self, eks: Mapping[str, Any]) -> list[spec.Failure]:
+    def _preflight(self, eks: Mapping[str, Any]) -> PreflightReport:
         # `up` checks a spec and creates it seconds later in this process (a replacement checks it twice): a pass
         # that recent is reused, so only a stale preview pays for a second round of AWS calls before submission.
         key = json.dumps(eks, sort_keys=True)
         with self._lock:
-            passed_at = self._preflight_passed.get(key)
-        if passed_at is not None and time.monotonic() - passed_at < PREFLIGHT_REUSE_SECONDS:
-            return []
+            passed = self._preflight_passed.get(key)
+        if passed is not None and time.monotonic() - passed[0] < PREFLIGHT_REUSE_SECONDS:
+            return passed[1]
         from .preflight import run_preflight
         from .preflight.session import session_for
 
@@ -227,10 +228,14 @@ class ClusterLifecycle:
         report = run_preflight(dict(eks), lambda: session_for(settings))
         if report.ok:
             with self._lock:
-                self._preflight_passed[key] = time.monotonic()
+                self._preflight_passed[key] = (time.monotonic(), report)
         for finding in report.warnings:
             self._log("warning", f"preflight {finding.field or 'aws'}: {finding.message}")
-        if settings.preflight == "warn":
+        return report
+
+    def _blocking(self, report: PreflightReport) -> list[spec.Failure]:
+        """The failures that stop a check or a create: none in warn mode, which only logs them."""
+        if self.settings.preflight == "warn":
             for finding in report.failures:
                 self._log("warning", f"preflight (warn mode, not blocking) {finding.field or 'aws'}: {finding.message}")
             return []
@@ -275,8 +280,10 @@ class ClusterLifecycle:
         inputs = strip_engine_keys(props)
         account, cluster_id = inputs["accountId"], inputs["clusterId"]
         name = cluster_name(account, cluster_id)
+        report = None
         if inputs.get("eksCluster") and self.settings.preflight != "off":
-            failures = self._preflight_failures(inputs["eksCluster"])
+            report = self._preflight(inputs["eksCluster"])
+            failures = self._blocking(report)
             if failures:
                 raise LifecycleError(
                     f"{name} was not submitted: the AWS preflight failed: "
@@ -291,7 +298,10 @@ class ClusterLifecycle:
         with _explained(f"creating {name} failed", retry):
             submitted = self._submit(client, inputs, account, cluster_id)
             cluster = self._wait_ready(client, inputs, name, "create", timeout, cancel, seen=submitted)
-        return Created(name, self._outputs(inputs, cluster))
+        outputs = self._outputs(inputs, cluster)
+        if report is not None:  # what the submission's checks found: a first refresh then shows no change
+            outputs["awsFindings"] = aws_findings(report)
+        return Created(name, outputs)
 
     def _submit(self, client: FireworksClient, inputs: Mapping[str, Any], account: str, cluster_id: str) -> Cluster:
         from .client import Cluster
@@ -520,13 +530,10 @@ class ClusterLifecycle:
                     "info", "AWS checks skipped on refresh: no AWS credentials (set AWS_PROFILE or keys to run them)"
                 )
             return None
-        report = run_preflight(dict(eks), session)
-        problems = sorted(
-            {(f.field or "eksCluster", f.message) for f in (*report.failures, *report.warnings)},
-        )
-        for prop, reason in problems:
-            self._log("warning", f"{resource_id}: AWS drift on {prop}: {reason}")
-        return [{"property": prop, "reason": reason} for prop, reason in problems]
+        findings = aws_findings(run_preflight(dict(eks), session))
+        for finding in findings:
+            self._log("warning", f"{resource_id}: AWS drift on {finding['property']}: {finding['reason']}")
+        return findings
 
     def update(
         self,
@@ -633,6 +640,12 @@ _MISSING_ACCOUNT = (
     "no Fireworks account id: set accountId on the resource, or `pulumi config set fireworks:accountId <id>`, "
     "or the environment variable FIREWORKS_ACCOUNT_ID"
 )
+
+
+def aws_findings(report: PreflightReport) -> list[dict[str, str]]:
+    """The `awsFindings` output: what failed or warned, as sorted `{property, reason}` pairs (stable in diffs)."""
+    problems = sorted({(f.field or "eksCluster", f.message) for f in (*report.failures, *report.warnings)})
+    return [{"property": prop, "reason": reason} for prop, reason in problems]
 
 
 def _created_since(cluster: Cluster, earliest: float) -> bool:

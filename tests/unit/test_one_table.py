@@ -17,6 +17,7 @@ from tests.contract.openapi import require_spec
 
 EKS = [f.key for f in spec.group_fields("eksCluster")]
 FAKE = [f.key for f in spec.group_fields("fakeCluster")]
+OURS = {"endpoint", "awsFindings"}  # outputs this provider adds; the API has no such fields
 
 
 def test_argument_dataclasses_have_exactly_the_tables_fields_in_its_order() -> None:
@@ -51,7 +52,7 @@ def test_the_emulator_accepts_exactly_the_tables_fields() -> None:
     assert set(backend._FAKE_FIELDS) == set(FAKE)
     body = {f.path for f in spec.SCALARS if f.wire == "body"} | set(spec.GROUPS)
     assert set(backend._CLUSTER_FIELDS) == body
-    assert set(backend._READ_ONLY_FIELDS) == set(spec.OUTPUT_ONLY) - {"endpoint"}  # ours, not the API's
+    assert set(backend._READ_ONLY_FIELDS) == set(spec.OUTPUT_ONLY) - OURS
 
 
 def test_fireworks_openapi_document_agrees_with_the_table() -> None:
@@ -62,7 +63,7 @@ def test_fireworks_openapi_document_agrees_with_the_table() -> None:
     cluster = schemas["gatewayCluster"]["properties"]
     writable = {k for k, v in cluster.items() if not v.get("readOnly")}
     assert writable == {f.path for f in spec.SCALARS if f.wire == "body"} | set(spec.GROUPS)
-    assert {k for k, v in cluster.items() if v.get("readOnly")} == set(spec.OUTPUT_ONLY) - {"endpoint"}
+    assert {k for k, v in cluster.items() if v.get("readOnly")} == set(spec.OUTPUT_ONLY) - OURS
     required = set(schemas["gatewayEksCluster"].get("required", []))
     assert required <= {f.key for f in spec.group_fields("eksCluster") if f.required}
 
