@@ -45,10 +45,10 @@ from pulumi.runtime import rpc
 
 from .. import __version__, spec
 from ..errors import ConfigurationError
-from ..lifecycle import CALL_LOG, ClusterLifecycle, Incomplete, Severity
-from ..settings import resolve
+from ..lifecycle import CALL_LOG, ClusterLifecycle, Incomplete, LifecycleError, Severity
+from ..settings import check_base_url
 from .schema import PACKAGE, config_keys, package_schema
-from .server import InitFailed
+from .server import InitFailed, ProviderError
 
 T = TypeVar("T")
 
@@ -128,7 +128,12 @@ class FireworksProvider(Provider):
             CALL_LOG.set(_engine_log(urn))
             return fn()
 
-        return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, call)
+        except Incomplete:
+            raise
+        except (LifecycleError, ConfigurationError) as exc:  # already says what happened and what to do next
+            raise ProviderError(str(exc)) from None
 
     # -- the package and its configuration ------------------------------------------------------------------
 
@@ -143,8 +148,13 @@ class FireworksProvider(Provider):
             setting = known.get(key)
             if setting is None or value is None or _is_unknown(value) or not setting.config_key:
                 continue  # the engine's own keys (`version`), and values not known yet
+            text = value if isinstance(value, str) else json.dumps(value)
             try:
-                resolve(config={setting.config_key: value if isinstance(value, str) else json.dumps(value)})
+                parsed = setting.parse(text)
+                if setting.attr == "base_url":
+                    check_base_url(parsed)
+            except ValueError as exc:
+                failures.append(CheckFailure(key, str(exc)))
             except ConfigurationError as exc:
                 failures.append(CheckFailure(key, exc.message))
         return CheckResponse(inputs=request.new_inputs, failures=failures)

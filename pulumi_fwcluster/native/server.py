@@ -9,6 +9,8 @@
     error whose ``grpc-status-details-bin`` holds ``pulumirpc.ErrorResourceInitFailed``; the engine then records
     the resource (id, outputs) with its ``initErrors`` instead of losing it (pkg/resource/plugin/provider_plugin.go
     ``parseError``; pkg/resource/deploy/step.go ``CreateStep.Apply``/``UpdateStep.Apply``);
+  - **plain errors**: a :class:`ProviderError` reaches the user as its message alone; the SDK's servicer appends a
+    traceback to every error, which buries a message written to say what happened and what to do next;
   - **"does not exist" on import**: a ``read`` answering an empty ``resource_id`` becomes a bare ``ReadResponse``.
     The SDK always sends a (possibly empty) ``properties`` struct, and the engine's import treats any present
     struct as an existing resource (pkg/resource/deploy/step.go ``ImportStep.Apply`` tests ``read.Outputs == nil``),
@@ -29,7 +31,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import grpc
 import grpc.aio
@@ -43,6 +45,7 @@ __all__ = [
     "SERVER_OPTIONS",
     "InitFailed",
     "NativeServicer",
+    "ProviderError",
     "from_property_value",
     "serve",
     "start_server",
@@ -56,6 +59,11 @@ SERVER_OPTIONS: Final[list[tuple[str, int]]] = [
 ]
 
 _STATUS_DETAILS_KEY: Final[str] = "grpc-status-details-bin"
+
+
+class ProviderError(Exception):
+    """An error whose message is the whole story for the user: sent as it is, without the traceback the SDK's
+    servicer appends to every other exception."""
 
 
 class InitFailed(Exception):
@@ -108,13 +116,16 @@ def _marshal(props: Mapping[str, Any]) -> Any:
     return PropertyValue.marshal_map({k: to_property_value(v) for k, v in props.items()})
 
 
-def _init_failed_in(exc: BaseException) -> InitFailed | None:
-    """The :class:`InitFailed` behind ``exc``: the SDK re-raises provider errors as a plain ``Exception`` with a
+E = TypeVar("E", bound=BaseException)
+
+
+def _original(exc: BaseException, kind: type[E]) -> E | None:
+    """The ``kind`` exception behind ``exc``: the SDK re-raises provider errors as a plain ``Exception`` with a
     traceback text, raised inside its ``except``, so the original is on the ``__context__`` chain."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
-        if isinstance(current, InitFailed):
+        if isinstance(current, kind):
             return current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
@@ -145,11 +156,28 @@ class NativeServicer(ProviderServicer):
         try:
             return await method(request, context)
         except Exception as exc:
-            failed = _init_failed_in(exc)
-            if failed is None:
-                raise
-            await context.abort_with_status(_init_failed_status(failed))
-            raise  # abort_with_status raises; this only tells readers (and type checkers) it never returns
+            failed = _original(exc, InitFailed)
+            if failed is not None:
+                await context.abort_with_status(_init_failed_status(failed))
+            plain = _original(exc, ProviderError)
+            if plain is not None:
+                await context.abort(grpc.StatusCode.UNKNOWN, str(plain))
+            raise  # both aborts raise; anything else keeps the SDK's traceback, for a bug report
+
+    async def CheckConfig(self, request: Any, context: Any) -> Any:
+        return await self._guarded(super().CheckConfig, request, context)
+
+    async def Configure(self, request: Any, context: Any) -> Any:
+        return await self._guarded(super().Configure, request, context)
+
+    async def Check(self, request: Any, context: Any) -> Any:
+        return await self._guarded(super().Check, request, context)
+
+    async def Diff(self, request: Any, context: Any) -> Any:
+        return await self._guarded(super().Diff, request, context)
+
+    async def Delete(self, request: Any, context: Any) -> Any:
+        return await self._guarded(super().Delete, request, context)
 
     async def Create(self, request: Any, context: Any) -> Any:
         return await self._guarded(super().Create, request, context)

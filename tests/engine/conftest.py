@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pulumi_fwcluster.native.provider import FireworksProvider
+from pulumi_fwcluster.native.server import NativeServicer
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
-from pulumi_fwcluster.testing.engine import Engine
-from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT
+from pulumi_fwcluster.testing.engine import Engine, InProcessPlugin, NativePlugin
+from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, Door
 
 
 @pytest.fixture
 def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     engines: list[Engine] = []
 
-    def make(aws_env: dict[str, str] | None = None, **config: str) -> Engine:
+    def make(aws_env: dict[str, str] | None = None, *, door: Door = "dynamic", **config: Any) -> Engine:
+        """An engine for one stack. `config` overrides the stack config (None drops a key); `aws_env` adds to the
+        provider process's environment, in which FIREWORKS_* are unset unless given there."""
         cfg = {
             "fireworks:apiKey": API_KEY,
             "fireworks:accountId": ACCOUNT,
@@ -28,11 +33,19 @@ def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[
             "fireworks:retryMaxWait": "0.05s",
             **config,
         }
+        cfg = {k: v for k, v in cfg.items() if v is not None}
         env = {
             k: "" for k in ("FIREWORKS_API_KEY", "FIREWORKS_ACCOUNT_ID", "FIREWORKS_BASE_URL", "FWCLUSTER_PREFLIGHT")
         }
         env.update(aws_env or {})
-        engine = Engine(cwd=tmp_path, config=cfg, env=env, state_path=tmp_path / f"state-{len(engines)}.json")
+        plugin: NativePlugin | InProcessPlugin | None = None
+        if door == "native":  # a fresh provider per server, as a fresh plugin process would be
+            plugin = InProcessPlugin(FireworksProvider, servicer=NativeServicer)
+        elif door == "plugin":
+            plugin = NativePlugin([str(Path(sys.executable).parent / "pulumi-resource-fireworks")])
+        engine = Engine(
+            cwd=tmp_path, config=cfg, env=env, state_path=tmp_path / f"state-{len(engines)}.json", plugin=plugin
+        )
         engines.append(engine)
         return engine
 

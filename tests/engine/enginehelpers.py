@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.resource import ClusterArgs, EksClusterArgs, cluster_props
-from pulumi_fwcluster.spec import DYNAMIC_TYPE
+from pulumi_fwcluster.spec import DYNAMIC_TYPE, NATIVE_TYPE
 from pulumi_fwcluster.testing.engine import Desired
 from tests.fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
-__all__ = ["ACCOUNT", "API_KEY", "AWS_ACCOUNT", "INFERENCE", "TYPE", "cluster"]
+__all__ = ["ACCOUNT", "API_KEY", "AWS_ACCOUNT", "DOORS", "INFERENCE", "TYPE", "Door", "cluster"]
+
+Door = Literal["dynamic", "native", "plugin"]
+DOORS: tuple[Door, ...] = ("dynamic", "native")
+"""The two doors a lifecycle test runs through: the dynamic provider server, and the native provider (served in
+process, for speed; `plugin` starts `pulumi-resource-fireworks` as the CLI does)."""
 
 TYPE = DYNAMIC_TYPE
 INFERENCE = f"arn:aws:iam::{AWS_ACCOUNT}:role/fireworks-inference-prod"
 
 
-def cluster(name: str = "prod", **overrides: Any) -> Desired:
+def cluster(name: str = "prod", *, door: Door = "dynamic", **overrides: Any) -> Desired:
     """What `Cluster(name, ClusterArgs(...))` registers; `overrides` replace ClusterArgs or EksClusterArgs fields."""
     eks_fields = {f for f in EksClusterArgs.__dataclass_fields__}
     eks = {
@@ -32,4 +37,6 @@ def cluster(name: str = "prod", **overrides: Any) -> Desired:
         **{k: v for k, v in overrides.items() if k not in eks_fields},
     }
     props = cluster_props(ClusterArgs(eks_cluster=EksClusterArgs(**eks), **args))
-    return Desired(name, ClusterProvider(), props, TYPE)
+    if door == "dynamic":
+        return Desired(name, ClusterProvider(), props, TYPE)
+    return Desired(name, None, props, NATIVE_TYPE)

@@ -12,7 +12,7 @@ from tests.engine.enginehelpers import AWS_ACCOUNT, cluster
 
 
 def byoc(eks: dict[str, str], **overrides: Any) -> Desired:
-    fields = {
+    fields: dict[str, Any] = {
         "cluster_name": eks["clusterName"],
         "storage_bucket_name": eks["storageBucketName"],
         "fireworks_manager_role": eks["fireworksManagerRole"],
