@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from .client import FireworksClient
+from .plansummary import render_markdown, summarize
 from .provider import ClusterProvider
 from .resource import ClusterArgs, cluster_props
-from .spec import DYNAMIC_TYPE
+from .spec import DYNAMIC_TYPE, NATIVE_TYPE
 from .testing.aws import AWS_ENV_CONFLICTS, aws_env, moto_server, seed_byoc
 from .testing.emulator import Backend, serve
-from .testing.engine import Desired, Engine, Plan
+from .testing.engine import CustomTimeouts, Desired, Engine, NativePlugin, Plan, Stack, preview_digest
 
 DEMO_KEY = "fw-demo-key"
 DEMO_ACCOUNT = "demo-account"
@@ -72,7 +73,9 @@ def _show(plan: Plan, *, expect_ok: bool = True) -> Plan:
     return plan
 
 
-def run_with_harness(example: Path, eks: Mapping[str, str], fireworks_url: str, env: dict[str, str]) -> None:
+def run_with_harness(
+    example: Path, eks: Mapping[str, str], fireworks_url: str, env: dict[str, str], provision_delay: float
+) -> None:
     cluster_args = _load_cluster_args(example)
     config = _stack_config(eks)
 
@@ -102,8 +105,11 @@ def run_with_harness(example: Path, eks: Mapping[str, str], fireworks_url: str, 
         _show(engine.preview(program(inferenceRole=bad_role)), expect_ok=False)
         config["inferenceRole"] = eks["inferenceRole"]
         bucket = _second_bucket(eks)
-        _say(f"pulumi config set bucket {bucket} && pulumi up   # an eksCluster field: replace, deleting first")
-        _show(engine.up(program(bucket=bucket)))
+        _say(f"pulumi config set bucket {bucket} && pulumi preview --json | fwcluster plan-summary   # the PR comment")
+        preview = _show(engine.preview(program(bucket=bucket)))
+        print(render_markdown(summarize(preview_digest(preview, engine.stack))), flush=True)
+        _say("pulumi up   # an eksCluster field: replace, deleting first")
+        _show(engine.up(program()))
         _say("pulumi config set clusterId demo-use1-b && pulumi up   # replace: create the new one, then delete")
         _show(engine.up(program(clusterId="demo-use1-b")))
         client = FireworksClient(api_key=DEMO_KEY, account_id=DEMO_ACCOUNT, base_url=fireworks_url)
@@ -112,9 +118,60 @@ def run_with_harness(example: Path, eks: Mapping[str, str], fireworks_url: str, 
         _show(engine.refresh())
         _say("pulumi up   # puts the program's displayName back")
         _show(engine.up(program()))
-        _say("pulumi destroy")
-        _show(engine.destroy())
         engine.stop()
+        native_pass(engine.stack, cluster_args, config, provider_config, example, env, provision_delay)
+
+
+def native_pass(
+    stack: Stack,
+    cluster_args: Callable[[Callable[[str], str | None]], ClusterArgs],
+    config: dict[str, str],
+    provider_config: Mapping[str, str],
+    example: Path,
+    env: dict[str, str],
+    provision_delay: float,
+) -> None:
+    """The same cluster moved to the native door (`pulumi-resource-fireworks`, started as the CLI starts it): import,
+    a detailed diff, and a customTimeout that runs out and is resumed."""
+    print(
+        "\n# The native door: `from pulumi_fwcluster.native import Cluster`, type fireworks:index:Cluster", flush=True
+    )
+    plugin = NativePlugin([str(Path(sys.executable).parent / "pulumi-resource-fireworks")])
+    engine = Engine(cwd=example, config=provider_config, env=env, stack=stack, plugin=plugin)
+    cluster_id = config["clusterId"]
+
+    def program(timeouts: CustomTimeouts | None = None, **changes: str) -> list[Desired]:
+        config.update(changes)
+        desired = Desired("byoc", None, cluster_props(cluster_args(config.get)), NATIVE_TYPE)
+        desired.custom_timeouts = timeouts
+        return [desired]
+
+    old = stack.get("byoc")
+    _say(f"pulumi state delete '{old.urn}'   # forget the dynamic resource; the cluster keeps running")
+    stack.remove(old)
+    stack.save()
+    name = f"accounts/{DEMO_ACCOUNT}/clusters/{cluster_id}"
+    _say(f"pulumi import fireworks:index:Cluster byoc {name}")
+    _show(engine.import_(program()[0], name))
+    _say("pulumi preview --diff   # unchanged after the import")
+    _show(engine.preview(program()))
+    _say("pulumi config set displayName 'Demo (native)' && pulumi preview --diff   # a detailed diff")
+    _show(engine.preview(program(displayName="Demo (native)")))
+    bucket = config["bucket"]
+    first = bucket.removesuffix("-b")
+    _say(f"pulumi config set bucket {first} && pulumi preview --diff   # the detailed diff names the field")
+    _show(engine.preview(program(bucket=first)))
+    config["bucket"] = bucket
+    _say("pulumi up   # customTimeouts(update='5m') reaches the provider; one PATCH, READY at once")
+    _show(engine.up(program(CustomTimeouts(update="5m"), displayName="Demo (native)")))
+    short = f"{provision_delay / 3:.2g}s"  # shorter than Fireworks (the emulator) takes to provision
+    _say(f"pulumi config set clusterId demo-use1-c && pulumi up   # customTimeouts(create='{short}') runs out")
+    _show(engine.up(program(CustomTimeouts(create=short), clusterId="demo-use1-c")), expect_ok=False)
+    _say("pulumi up   # the cluster was recorded with its init error: this run resumes waiting")
+    _show(engine.up(program()))
+    _say("pulumi destroy")
+    _show(engine.destroy())
+    engine.stop()
 
 
 def _second_bucket(eks: Mapping[str, str]) -> str:
@@ -176,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
             run_with_cli(args.example, eks, fireworks.base_url, env)
         else:
             print("(the pulumi CLI is not on PATH: the engine harness drives the real provider server instead)")
-            run_with_harness(args.example, eks, fireworks.base_url, env)
+            run_with_harness(args.example, eks, fireworks.base_url, env, args.provision_delay)
         print("\nDemo finished: every step behaved as expected.")
 
 

@@ -139,6 +139,7 @@ from .model import (
     Step,
     contains_unknown,
     parse_duration,
+    preview_digest,
 )
 from .plugins import (
     InProcessPlugin,
@@ -186,6 +187,7 @@ __all__ = [
     "Step",
     "contains_unknown",
     "parse_duration",
+    "preview_digest",
 ]
 
 
@@ -757,6 +759,11 @@ class Engine:
             changed = True
         else:  # DIFF_UNKNOWN (provider returned changes=None): the engine diffs old inputs vs news.
             changed = bool(kinds)
+        if detailed:  # the CLI shows the keys the provider's detailed diff names, not its own comparison
+            kinds = {}
+            for path, kind in sorted(detailed.items()):
+                top, base = path.split(".")[0].split("[")[0], kind.removesuffix("_REPLACE")
+                kinds[top] = "~" if top in kinds or "." in path else {"ADD": "+", "DELETE": "-"}.get(base, "~")
         if changed:
             step.diff_kinds = kinds
             step.diffs = list(kinds)

@@ -38,6 +38,7 @@ __all__ = [
     "Step",
     "contains_unknown",
     "parse_duration",
+    "preview_digest",
 ]
 
 
@@ -476,3 +477,69 @@ class ConfigureFlags:
     supports_preview: bool
     accept_resources: bool
     accept_outputs: bool
+
+
+def _masked(values: Mapping[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
+    """``values`` with each secret path replaced by "[secret]", as the digest prints them."""
+    out: dict[str, Any] = {k: v for k, v in values.items() if not k.startswith("__")}
+    for path in secrets:
+        container: Any = out
+        *parents, last = path.split(".")
+        for part in parents:
+            container = container.get(part) if isinstance(container, dict) else None
+        if isinstance(container, dict) and last in container:
+            container[last] = "[secret]"
+    return out
+
+
+def preview_digest(plan: Plan, stack: Stack) -> dict[str, Any]:
+    """What ``pulumi preview --json`` would print for ``plan`` (a preview of ``stack``): the digest's ``steps``,
+    ``diagnostics`` and ``changeSummary`` (pkg/display/json.go ``PreviewDigest``). Secrets print as "[secret]",
+    unknowns as :data:`UNKNOWN`; ``detailedDiff`` is null when the provider sent none, as from a dynamic provider."""
+    steps: list[dict[str, Any]] = []
+    diagnostics: list[dict[str, Any]] = []
+    summary: dict[str, int] = {}
+    for step in plan.steps:
+        for prop, reason in step.failures:
+            message = f"{step.type} resource '{step.name}': property {prop} value {{<nil>}} has a problem: {reason}"
+            diagnostics.append({"urn": step.urn, "message": f"error: {message}\n", "severity": "error"})
+        if step.error is not None:
+            diagnostics.append({"urn": step.urn, "message": f"error: {step.error_message}\n", "severity": "error"})
+        diagnostics.extend(
+            {"urn": step.urn, "message": f"warning: {w}\n", "severity": "warning"} for w in step.warnings
+        )
+        if step.op in ("check", "skip") or not step.ok:
+            continue
+        old = stack.find(step.urn)
+        entry: dict[str, Any] = {"op": step.op, "urn": step.urn, "provider": ""}
+        if old is not None:
+            entry["oldState"] = {
+                "urn": old.urn,
+                "type": old.type,
+                "id": old.id,
+                "inputs": _masked(old.inputs, old.secret_inputs),
+                "outputs": _masked(old.outputs, old.secret_outputs),
+            }
+        if step.op != "delete":
+            entry["newState"] = {
+                "urn": step.urn,
+                "type": step.type,
+                "id": step.id or "",
+                "inputs": _masked(step.inputs, step.secret_paths),
+                "outputs": _masked(step.outputs, step.secret_paths),
+            }
+        if step.op in ("update", "replace"):
+            entry["replaceReasons"] = list(step.replaces)
+            if step.detailed_diff:  # a dynamic provider's Diff names no keys: the digest then has no diffReasons
+                entry["diffReasons"] = list(step.diffs)
+            entry["detailedDiff"] = (
+                {
+                    path: {"kind": kind.lower().replace("_", "-"), "inputDiff": True}
+                    for path, kind in step.detailed_diff.items()
+                }
+                if step.detailed_diff
+                else None
+            )
+        steps.append(entry)
+        summary[step.op] = summary.get(step.op, 0) + 1
+    return {"steps": steps, "diagnostics": diagnostics, "changeSummary": summary}

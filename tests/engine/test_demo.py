@@ -25,6 +25,14 @@ def test_demo_runs_every_step_without_credentials() -> None:
         "-+ replace        pulumi-python:dynamic/fireworks:Cluster byoc [diff: ~eksCluster] (delete-before-replace)",
         "+- replace        pulumi-python:dynamic/fireworks:Cluster byoc [diff: ~clusterId]",
         "~ refresh ",
+        # the PR comment for the delete-first replacement
+        "<!-- fwcluster-plan-summary -->",
+        "| 🔴 | `byoc` | `demo-use1` | **replace, deleting first** | `eksCluster.storageBucketName` |",
+        # the native door: import, a detailed diff, a customTimeout that runs out and is resumed
+        "= import          fireworks:index:Cluster byoc",
+        "    ~ eksCluster.storageBucketName (replace)",
+        "(customTimeouts.create)",
+        "~ update          fireworks:index:Cluster byoc",
         "- delete ",
         "Demo finished",
     ):
