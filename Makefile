@@ -22,8 +22,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict pulumi_fwcluster tests
 
+# The tests mostly wait (provider processes starting, polls): 4 workers on 2 cores halve the wall time.
 test: lint typecheck
-	# The tests mostly wait (provider processes starting, polls): 4 workers on 2 cores halve the wall time.
 	$(BIN)/python -m pytest -n 4 -q
 
 bench: $(STAMP)
