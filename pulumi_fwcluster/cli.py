@@ -170,6 +170,18 @@ def plan_summary(digest_file: str, output_format: str, fail_on_downtime: bool) -
         sys.exit(3)
 
 
+@main.command("plugin-dir")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def plugin_dir(directory: Path) -> None:
+    """Write a provider plugin directory for the native door (PulumiPlugin.yaml and __main__.py).
+
+    Then `pulumi package add DIRECTORY` generates an SDK for any language, and `plugins: providers: [{name:
+    fireworks, path: DIRECTORY}]` in Pulumi.yaml points the CLI at it."""
+    from .native.plugin import write_plugin_dir
+
+    click.echo(write_plugin_dir(directory))
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def demo(args: tuple[str, ...]) -> None:

@@ -5,6 +5,7 @@ plugin, and the plugin started as the CLI starts it."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from pulumi_fwcluster import __version__
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.native.schema import package_schema
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
-from pulumi_fwcluster.testing.engine import UNKNOWN, CustomTimeouts, Engine, EngineError, Secret
+from pulumi_fwcluster.testing.engine import UNKNOWN, CustomTimeouts, Engine, EngineError, NativePlugin, Secret, Stack
 from tests.engine.enginehelpers import ACCOUNT, API_KEY, INFERENCE, cluster
 
 NAME = f"accounts/{ACCOUNT}/clusters/prod-use1"
@@ -284,3 +285,37 @@ def test_a_plugin_killed_mid_create_loses_nothing(
     assert plan.ok, plan.render()  # still CREATING: the interrupted create is adopted
     assert engine.stack.get("prod").outputs["state"] == "READY"
     assert [r.method for r in fireworks.backend.requests].count("POST") == 2
+
+
+def test_a_plugin_directory_runs_as_the_cli_runs_it(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], tmp_path: Path
+) -> None:
+    from pulumi_fwcluster.native.plugin import write_plugin_dir
+
+    plugin = write_plugin_dir(tmp_path / "fireworks-plugin")
+    venv = Path(sys.prefix)
+    assert f"virtualenv: {venv.resolve()}" in (plugin / "PulumiPlugin.yaml").read_text()
+    engine = make_engine(door="native")
+    # What the Python language host does with a PulumiPlugin.yaml directory: <virtualenv>/bin/python <dir> <engine>.
+    engine.plugin = NativePlugin([str(venv / "bin" / "python"), str(plugin)])
+    assert engine.up([cluster(door="native")]).ok
+    assert engine.destroy().ok and fireworks.backend.cluster_names() == []
+
+
+def test_moving_a_cluster_from_the_dynamic_door_to_the_native_one(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    dynamic = make_engine()
+    assert dynamic.up([cluster()]).ok
+    # 1. `pulumi state delete <dynamic URN>`: Pulumi forgets the resource; the cluster keeps running.
+    dynamic.stack.remove(dynamic.stack.get("prod"))
+    dynamic.stack.save()
+    # 2. the program imports `Cluster` from pulumi_fwcluster.native; `pulumi import` (or `import_=`) takes it over.
+    native = make_engine(door="native")
+    native.stack = Stack(path=dynamic.stack.path)
+    assert native.import_(cluster(door="native"), NAME).ok
+    before = len(fireworks.backend.requests)
+    assert native.preview([cluster(door="native")]).ops() == {"prod": "same"}
+    assert native.up([cluster(door="native")]).ops() == {"prod": "same"}
+    assert [r.method for r in fireworks.backend.requests[before:]] == []
+    assert [r.method for r in fireworks.backend.requests if r.method != "GET"] == ["POST"]  # never deleted
