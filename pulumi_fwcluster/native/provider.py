@@ -159,6 +159,12 @@ class FireworksProvider(Provider):
                 failures.append(CheckFailure(key, exc.message))
         return CheckResponse(inputs=request.new_inputs, failures=failures)
 
+    async def diff_config(self, request: DiffRequest) -> DiffResponse:
+        # No setting replaces a cluster: a new base URL is the endpoint guard's business, and a stack moving from the
+        # dynamic door to this one (an alias across the two type tokens) must keep its clusters. The engine asks this
+        # when a resource's provider changes, and replaces every resource of a provider that says "replace".
+        return DiffResponse(changes=None)
+
     async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
         prefix = f"{PACKAGE}:config:"
         config = {f"{PACKAGE}:{k[len(prefix) :]}": v for k, v in request.variables.items() if k.startswith(prefix)}

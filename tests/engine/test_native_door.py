@@ -319,3 +319,23 @@ def test_moving_a_cluster_from_the_dynamic_door_to_the_native_one(
     assert native.up([cluster(door="native")]).ops() == {"prod": "same"}
     assert [r.method for r in fireworks.backend.requests[before:]] == []
     assert [r.method for r in fireworks.backend.requests if r.method != "GET"] == ["POST"]  # never deleted
+
+
+def test_moving_a_cluster_to_the_native_door_with_an_alias(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    dynamic = make_engine()
+    assert dynamic.up([cluster()]).ok
+    old_urn = dynamic.stack.get("prod").urn
+    # One `up`: the native Cluster says it used to be the dynamic one. The engine asks the new provider's DiffConfig
+    # whether the provider change forces a replacement (ours reports no change), then diffs the resource with it.
+    moved = cluster(door="native")
+    moved.aliases = [old_urn]
+    native = make_engine(door="native")
+    native.stack = Stack(path=dynamic.stack.path)
+    before = len(fireworks.backend.requests)
+    plan = native.up([moved])
+    assert plan.ok and plan.ops() == {"prod": "same"}, plan.render()
+    assert fireworks.backend.requests[before:] == []
+    assert [r.type for r in native.stack.resources] == ["fireworks:index:Cluster"]
+    assert native.refresh().ok and native.preview([cluster(door="native")]).ops() == {"prod": "same"}
