@@ -7,22 +7,23 @@ user's: FIREWORKS_* and FWCLUSTER_* are blanked and boto3 points at the local mo
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pulumi.dynamic import ResourceProvider
 
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.resource import ClusterArgs, cluster_props
-from pulumi_fwcluster.spec import DYNAMIC_TYPE
+from pulumi_fwcluster.spec import DYNAMIC_TYPE, NATIVE_TYPE
 from pulumi_fwcluster.testing.aws import AWS_ENV_CONFLICTS, aws_env, seed_byoc
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, RequestRecord, serve
-from pulumi_fwcluster.testing.engine import Desired, Engine, Stack
+from pulumi_fwcluster.testing.engine import Desired, Engine, NativePlugin, Stack
 
 from .awsmoto import CountingApp, counting_moto
 
@@ -30,6 +31,9 @@ API_KEY = "fw-bench-0123456789abcdef-SECRET"
 ACCOUNT = "bench"
 TYPE = DYNAMIC_TYPE
 REPO = Path(__file__).resolve().parent.parent
+PLUGIN = Path(sys.executable).parent / "pulumi-resource-fireworks"
+"""The native door's console script, in the virtualenv's `bin` beside this interpreter (where the CLI finds it)."""
+Door = Literal["dynamic", "native"]
 BLANKED = tuple(
     f"{prefix}{name}"
     for prefix, names in (
@@ -100,7 +104,10 @@ class Lab:
         per_operation: bool = True,
         stack: Stack | None = None,
         config: Mapping[str, str] | None = None,
+        door: Door = "dynamic",
     ) -> Engine:
+        """An engine for `door`: the `python -m pulumi.dynamic` server, or the native plugin process started as the
+        CLI starts it (`PLUGIN` plus the engine's address). Both read the same stack config."""
         env = {**dict.fromkeys(BLANKED, ""), **aws_env(self.aws_endpoint)}
         return BenchEngine(
             cwd=self.tmp,
@@ -109,6 +116,7 @@ class Lab:
             pythonpath=[REPO],
             stack=stack,
             process_per_operation=per_operation,
+            plugin=NativePlugin([str(PLUGIN)]) if door == "native" else None,
         )
 
     def cluster(
@@ -118,11 +126,15 @@ class Lab:
         display_name: str = "Bench",
         provider: ResourceProvider | None = None,
         type_: str = TYPE,
+        door: Door = "dynamic",
     ) -> Desired:
-        """What ``Cluster(name, ClusterArgs(...))`` registers, with the seeded eksCluster object."""
+        """What ``Cluster(name, ClusterArgs(...))`` registers, with the seeded eksCluster object; with
+        ``door="native"``, what ``pulumi_fwcluster.native.Cluster`` registers (same args, no `__provider`)."""
         props: dict[str, Any] = cluster_props(
             ClusterArgs(cluster_id=cluster_id or name, display_name=display_name, eks_cluster=dict(self.eks))
         )
+        if door == "native":
+            return Desired(name, None, props, NATIVE_TYPE)
         return Desired(name, provider if provider is not None else ClusterProvider(), props, type_)
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal
 
+from .lab import Door
 from .scenarios import (
+    DoorsResult,
     ImportTiming,
     OpCount,
     ParallelResult,
@@ -209,6 +211,69 @@ def preflight_rows(pt: PreflightTiming) -> list[Row]:
             verdict(pt.ratio <= 1.5),
         ),
     ]
+
+
+NATIVE_TARGET = 1.3
+"""The issue's target for the native door: N concurrent creates of T seconds each finish within 1.3 T."""
+DYNAMIC_WORKERS = 4
+"""Worker threads of the `python -m pulumi.dynamic` server (the SDK's, not ours)."""
+
+
+def peaks_text(values: list[int]) -> str:
+    low, high = min(values), max(values)
+    return f"{low}" if low == high else f"{low}-{high}"
+
+
+def _walls(dr: DoorsResult, door: Door) -> str:
+    runs = dr.runs[door]
+    if len(runs) == 1:
+        return ""
+    walls = sorted(r.wall for r in runs)
+    return f" (median of {len(runs)}: {walls[0]:.2f}-{walls[-1]:.2f} s)"
+
+
+def doors_rows(dr: DoorsResult) -> list[Row]:
+    """Section 7: the same N parallel creates through the dynamic server and through the native plugin."""
+    rows = []
+    setup = f"{dr.n} creates in one `up` (parallel={dr.parallel}), T = {dr.delay:g} s"
+    if "dynamic" in dr.runs:
+        waves = math.ceil(dr.n / DYNAMIC_WORKERS)
+        created = dr.created("dynamic")
+        rows.append(
+            Row(
+                "7",
+                f"{setup}: dynamic door (`python -m pulumi.dynamic`, {DYNAMIC_WORKERS} worker threads)",
+                f"{dr.wall('dynamic'):.2f} s = **{dr.ratio('dynamic'):.2f} T**{_walls(dr, 'dynamic')}; "
+                f"peak {peaks_text(dr.peaks('dynamic'))} CREATING at once; {created}/{dr.n} created",
+                f"≈ {waves} T (⌈{dr.n}/{DYNAMIC_WORKERS}⌉ waves; the limit the native door lifts) (info)",
+                "info",
+            )
+        )
+    if "native" in dr.runs:
+        ratio, created = dr.ratio("native"), dr.created("native")
+        floor = dr.poll_floor
+        rows.append(
+            Row(
+                "7",
+                f"{setup}: native door (`pulumi-resource-fireworks` process, as the CLI starts it)",
+                f"{dr.wall('native'):.2f} s = **{ratio:.2f} T**{_walls(dr, 'native')}; "
+                f"peak {peaks_text(dr.peaks('native'))} CREATING at once; {created}/{dr.n} created; "
+                f"poll schedule alone: {floor:.2f} s = {floor / dr.delay:.2f} T",
+                f"≤ {NATIVE_TARGET:g} T, all {dr.n} created",
+                verdict(ratio <= NATIVE_TARGET and created == dr.n),
+            )
+        )
+    if "dynamic" in dr.runs and "native" in dr.runs:
+        rows.append(
+            Row(
+                "7",
+                f"{dr.n} parallel creates: dynamic door / native door",
+                f"**{dr.wall('dynamic') / dr.wall('native'):.2f}x**",
+                "(info)",
+                "info",
+            )
+        )
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------- output

@@ -17,10 +17,22 @@ from typing import Any
 
 from pulumi_fwcluster.preflight import PreflightOptions, default_session, run_preflight
 from pulumi_fwcluster.provider import ClusterProvider
+from pulumi_fwcluster.settings import Settings
 from pulumi_fwcluster.testing.engine import Desired, Engine, Plan, Stack
+from pulumi_fwcluster.waiter import WaitPolicy
 
-from .lab import REPO, Lab, is_poll, mutating
+from .lab import ACCOUNT, REPO, Door, Lab, is_poll, mutating
 from .noop_provider import NOOP_TYPE, NoopProvider
+
+DOORS: tuple[Door, ...] = ("dynamic", "native")
+
+
+def _destroy_as_its_own_command(engine: Engine) -> None:
+    """`pulumi destroy` after an `up` in a fresh server, as the CLI runs it: a provider process serves one command
+    and refuses to delete a cluster that the same process has just created for a resource."""
+    engine.restart()
+    engine.destroy().raise_for_errors()
+
 
 # ------------------------------------------------------------------------------------------------------------
 # 1. Requests per operation
@@ -138,7 +150,7 @@ def ready_detection(lab: Lab, delay: float, name: str = "ready") -> ReadyResult:
             wall = time.perf_counter() - began
             polls = sum(1 for r in lab.requests_since(fw0) if is_poll(r))
             backend.delete_delay = 0.0
-            engine.destroy().raise_for_errors()
+            _destroy_as_its_own_command(engine)
             start = engine.start_seconds[0] if engine.start_seconds else math.nan
     finally:
         backend.provision_delay, backend.delete_delay = saved
@@ -306,7 +318,7 @@ def parallel_creates(lab: Lab, delay: float = 2.0, sizes: Sequence[int] = (1, 4,
                 first = min(created)
                 result.runs.append(ParallelRun(n, wall, [c - first for c in created]))
                 backend.delete_delay = 0.0
-                engine.destroy().raise_for_errors()
+                _destroy_as_its_own_command(engine)
     finally:
         backend.provision_delay, backend.delete_delay = saved
     return result
@@ -457,3 +469,100 @@ def preflight_timing(lab: Lab, latency: float = 0.1, reps: int = 3) -> Preflight
         statistics.median(slowest["conc"]),
         calls,
     )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# 7. Sixteen parallel creates through both doors
+# ------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DoorRun:
+    wall: float
+    """The `up` alone: Check + Create of every cluster through the running server (its start is excluded)."""
+    created: int
+    """Clusters of this run READY in the emulator after the `up`."""
+    peak_creating: int
+    """Most clusters CREATING in the emulator at one moment: each is CREATING from its POST (its createTime, the
+    emulator's clock) until the provisioning delay has passed (the emulator's rule)."""
+
+
+def first_ready_poll(delay: float) -> float:
+    """When the provider's default poll schedule (`fireworks:pollInterval`, x`WaitPolicy.factor`, capped at
+    `fireworks:maxPollInterval`) first polls at or after `delay` seconds from the POST's reply: the earliest a
+    create of that delay can end, through either door."""
+    settings, factor = Settings(), WaitPolicy(timeout=math.inf).factor
+    at, interval = 0.0, settings.poll_interval
+    while at < delay:
+        at += interval
+        interval = min(interval * factor, settings.max_poll_interval)
+    return at
+
+
+@dataclass
+class DoorsResult:
+    delay: float
+    n: int
+    parallel: int
+    runs: dict[Door, list[DoorRun]] = field(default_factory=dict)
+
+    @property
+    def poll_floor(self) -> float:
+        """`first_ready_poll(delay)`: the part of the wall time that is the poll schedule's, not concurrency's."""
+        return first_ready_poll(self.delay)
+
+    def wall(self, door: Door) -> float:
+        return statistics.median(r.wall for r in self.runs[door])
+
+    def ratio(self, door: Door) -> float:
+        return self.wall(door) / self.delay
+
+    def peaks(self, door: Door) -> list[int]:
+        return [r.peak_creating for r in self.runs[door]]
+
+    def created(self, door: Door) -> int:
+        return min(r.created for r in self.runs[door])
+
+
+def peak_overlap(starts: Sequence[float], duration: float) -> int:
+    """Most of the intervals ``[start, start + duration)`` that hold at one moment."""
+    events = sorted([(s, 1) for s in starts] + [(s + duration, -1) for s in starts])  # an end sorts before a start
+    peak = current = 0
+    for _, step in events:
+        current += step
+        peak = max(peak, current)
+    return peak
+
+
+def _door_run(lab: Lab, door: Door, names: Sequence[str], delay: float, parallel: int) -> DoorRun:
+    backend = lab.backend
+    desired = [lab.cluster(name, door=door) for name in names]
+    with lab.engine(preflight="off", per_operation=False, door=door) as engine:
+        began = time.perf_counter()
+        engine.up(desired, parallel=parallel).raise_for_errors()
+        wall = time.perf_counter() - began
+        clusters = [backend.get_cluster(ACCOUNT, name) for name in names]
+        backend.delete_delay = 0.0
+        _destroy_as_its_own_command(engine)
+    created = sum(1 for c in clusters if c["state"] == "READY")
+    starts = [_parse_time(str(c["createTime"])) for c in clusters]
+    return DoorRun(wall, created, peak_overlap(starts, delay))
+
+
+def doors_parallel_creates(
+    lab: Lab, delay: float = 4.0, n: int = 16, reps: int = 3, doors: Sequence[Door] = DOORS
+) -> DoorsResult:
+    """`up` of `n` clusters in one stack with ``parallel=n`` through each door, interleaved, `reps` times: the
+    dynamic server (4 worker threads) and the native plugin process (`bench.lab.PLUGIN`)."""
+    backend = lab.backend
+    saved = backend.provision_delay, backend.delete_delay
+    result = DoorsResult(delay, n, n)
+    try:
+        for rep in range(reps):
+            for door in doors:
+                backend.provision_delay, backend.delete_delay = delay, saved[1]
+                names = [f"{door[0]}{rep}-{i}" for i in range(n)]
+                result.runs.setdefault(door, []).append(_door_run(lab, door, names, delay, n))
+    finally:
+        backend.provision_delay, backend.delete_delay = saved
+    return result

@@ -6,6 +6,7 @@ may have been applied; instead `create` looks the cluster up and tells the calle
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -214,6 +215,7 @@ class FireworksClient:
         adapter = HTTPAdapter(max_retries=build_retry(settings.max_retries, settings.retry_max_wait))
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+        self.server_clock_offset: float | None = None
 
     def __repr__(self) -> str:
         return f"FireworksClient(account_id={self.account_id!r}, base_url={self.base_url!r})"
@@ -249,14 +251,16 @@ class FireworksClient:
             try:
                 found = self.get(cluster_id, account_id=account_id)
             except NotFound:
-                raise type(exc)(
+                not_applied = type(exc)(
                     f"{exc.message}; no cluster {cluster_id!r} exists after it, so a retry is safe "
                     "(a create that lands late fails the retry with ALREADY_EXISTS)",
                     status=exc.status,
                     code=exc.code,
                     method=exc.method,
                     path=exc.path,
-                ) from None
+                )
+                not_applied.retry_safe = True
+                raise not_applied from None
             log.info("create of %s: the reply was lost, but the cluster exists", found.name)
             return CreateOutcome(found, False)
 
@@ -317,9 +321,22 @@ class FireworksClient:
             raise Unavailable(
                 f"no reply from {self.base_url} ({type(exc).__name__})", method=method, path=path
             ) from None
+        self._note_server_clock(resp)
         if resp.ok:
             return _json_object(resp, method, path)
         raise self._error(resp, method, path)
+
+    def _note_server_clock(self, resp: requests.Response) -> None:
+        # Fireworks' timestamps (createTime) are on its clock, not ours: the Date header says how far apart they are.
+        date = resp.headers.get("Date")
+        if not date:
+            return
+        with contextlib.suppress(TypeError, ValueError):
+            self.server_clock_offset = email.utils.parsedate_to_datetime(date).timestamp() - time.time()
+
+    def server_time(self) -> float:
+        """Now, on Fireworks' clock as the last reply's Date header gave it (epoch seconds, to the second)."""
+        return time.time() + (self.server_clock_offset or 0.0)
 
     def _error(self, resp: requests.Response, method: str, path: str) -> FireworksError:
         code, message = parse_error_body(resp.status_code, resp.text)

@@ -26,6 +26,8 @@ class FireworksError(Exception):
         self.code = code or self.grpc_code
         self.method = method
         self.path = path
+        self.retry_safe = False
+        """Set when the request provably changed nothing (a POST whose follow-up look-up found no cluster)."""
         super().__init__(str(self))
 
     def __str__(self) -> str:

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import spec
-from .errors import AlreadyExists, ClusterFailed, FireworksError, NotFound, WaitCancelled, WaitTimeout
+from .errors import AlreadyExists, ClusterFailed, FireworksError, NotFound, WaitCancelled, WaitTimeout, is_transient
+from .ledger import Ledger
 from .settings import SETTINGS, Settings, resolve
 from .waiter import ANY_STATE, GONE, StateChange, WaitPolicy, wait_for
 
@@ -110,6 +111,14 @@ def strip_engine_keys(props: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in props.items() if not k.startswith("__")}
 
 
+def _known_name(props: Mapping[str, Any], is_unknown: spec.IsUnknown) -> str | None:
+    """The cluster name the props declare, when both parts are known strings."""
+    account, cluster_id = props.get("accountId"), props.get("clusterId")
+    if any(not isinstance(v, str) or not v or is_unknown(v) for v in (account, cluster_id)):
+        return None
+    return cluster_name(str(account), str(cluster_id))
+
+
 def live_props(account: str, cluster: Cluster) -> dict[str, Any]:
     """A live cluster in the shape of the resource's inputs."""
     return {
@@ -147,6 +156,7 @@ class ClusterLifecycle:
         self._lock = threading.Lock()
         self._preflight_passed: dict[str, tuple[float, PreflightReport]] = {}
         self._said_no_credentials = False
+        self._ledger = Ledger()
 
     def _log(self, severity: Severity, message: str) -> None:
         (CALL_LOG.get() or self._default_log)(severity, message)
@@ -159,6 +169,7 @@ class ClusterLifecycle:
         with self._lock:
             self._config = kept
             self._settings = None
+            self._ledger = Ledger()  # a provider is configured once per command
 
     @property
     def settings(self) -> Settings:
@@ -202,6 +213,9 @@ class ClusterLifecycle:
         inputs, failures = spec.normalize(props, is_unknown)
         if "accountId" not in inputs and not any(f.path == "accountId" for f in failures):
             failures.insert(0, spec.Failure("accountId", _MISSING_ACCOUNT))
+        declared = _known_name(inputs, is_unknown)
+        if declared is not None:
+            self._ledger.checked(declared, had_olds=bool(olds.get("clusterId")))
         if not failures and self._needs_preflight(olds, inputs, is_unknown):
             failures.extend(self._blocking(self._preflight(inputs["eksCluster"])))
         return Checked(inputs, failures)
@@ -261,13 +275,17 @@ class ClusterLifecycle:
                 "Fireworks requires a FAILED cluster to be deleted and re-created, so this plan replaces it.",
             )
         recorded = olds.get("endpoint")
-        if recorded and recorded != self._endpoint():
+        if recorded and not same_endpoint(recorded, self._endpoint()):
             plan = plan.plus(spec.Change("endpoint", "update", False))
             self._log(
                 "warning",
                 f"{name} was recorded through {recorded}; fireworks:baseUrl is now {self._endpoint()}. `pulumi up` "
                 "looks for the cluster there and records the new endpoint only if it finds it.",
             )
+        if plan.delete_before_replace:
+            replaced = _known_name(news, is_unknown)
+            if replaced is not None:
+                self._ledger.replaced_in_place(replaced)
         if plan.any:
             self._log("info", f"{name}: changes {plan.describe()}")
         return plan
@@ -295,32 +313,87 @@ class ClusterLifecycle:
             "the next `pulumi up` adopts the cluster while it is still CREATING; once it is READY, only with "
             "`adopt_existing=True`."
         )
+        token = object()
+        holder = self._ledger.claim(name, token)
+        if holder is not None:
+            raise LifecycleError(
+                f"{name} is being created by another resource of this `pulumi up`: two resources declare the same "
+                "clusterId, so this one was not submitted and nothing was recorded for it. Remove one of them, or give "
+                "it another clusterId."
+            )
+        seconds, _ = self._deadline("create", timeout)
+        deadline = time.monotonic() + seconds
         with _explained(f"creating {name} failed", retry):
-            submitted = self._submit(client, inputs, account, cluster_id)
+            submitted = self._submit(client, inputs, token, deadline, cancel)
             cluster = self._wait_ready(client, inputs, name, "create", timeout, cancel, seen=submitted)
         outputs = self._outputs(inputs, cluster)
         if report is not None:  # what the submission's checks found: a first refresh then shows no change
             outputs["awsFindings"] = aws_findings(report)
         return Created(name, outputs)
 
-    def _submit(self, client: FireworksClient, inputs: Mapping[str, Any], account: str, cluster_id: str) -> Cluster:
+    def _submit(
+        self,
+        client: FireworksClient,
+        inputs: Mapping[str, Any],
+        token: object,
+        deadline: float,
+        cancel: threading.Event | None,
+    ) -> Cluster:
+        """POST the cluster; a POST that provably changed nothing (the follow-up look-up found no cluster) is sent
+        again, with backoff, until the create's deadline."""
         from .client import Cluster
 
+        account, cluster_id = inputs["accountId"], inputs["clusterId"]
+        name = cluster_name(account, cluster_id)
         body = Cluster.from_json(spec.request_body(inputs))
-        started = time.time()
-        try:
-            outcome = client.create(cluster_id, body, account_id=account)
-        except AlreadyExists:
-            return self._take_over(client, inputs, client.get(cluster_id, account_id=account), lost_reply=None)
-        if outcome.confirmed:
-            return outcome.cluster
-        return self._take_over(client, inputs, outcome.cluster, lost_reply=started)
+        interval = self.settings.poll_interval
+        while True:
+            started = time.time()
+            try:
+                outcome = client.create(cluster_id, body, account_id=account)
+            except AlreadyExists:
+                existing = client.get(cluster_id, account_id=account)
+                return self._take_over(client, inputs, existing, token, deadline, cancel, lost_reply=None)
+            except FireworksError as exc:
+                if not (exc.retry_safe and is_transient(exc)) or time.monotonic() + interval > deadline:
+                    if exc.status is not None and exc.status < 500 and exc.status != 429:
+                        self._ledger.release(name, token)  # refused outright: this create made nothing
+                    raise
+                self._log("info", f"{name}: {exc.message}; sending the create again")
+                if cancel is None:
+                    time.sleep(interval)
+                elif cancel.wait(interval):
+                    raise
+                interval = min(interval * 2, self.settings.max_poll_interval)
+                continue
+            if outcome.confirmed:
+                return outcome.cluster
+            # The reply was lost. The time of the POST, on Fireworks' clock (the follow-up look-up's Date header).
+            offset = client.server_clock_offset or 0.0
+            return self._take_over(
+                client, inputs, outcome.cluster, token, deadline, cancel, lost_reply=started + offset
+            )
 
     def _take_over(
-        self, client: FireworksClient, inputs: Mapping[str, Any], existing: Cluster, *, lost_reply: float | None
+        self,
+        client: FireworksClient,
+        inputs: Mapping[str, Any],
+        existing: Cluster,
+        token: object,
+        deadline: float,
+        cancel: threading.Event | None,
+        *,
+        lost_reply: float | None,
     ) -> Cluster:
         """Decide what to do with a cluster that exists under the name this create wanted."""
         account = inputs["accountId"]
+        if existing.state == "DELETING":  # on its way out (a delete-before-replace, a FAILED cluster, a destroy)
+            wait_for(
+                lambda: client.find(existing.cluster_id, account_id=account),
+                StateChange(ANY_STATE, (GONE,), self._policy(max(deadline - time.monotonic(), 0.0)), existing.name),
+                cancel=cancel,
+            )
+            return self._submit(client, inputs, token, deadline, cancel)
         differing = spec.mismatches(inputs, live_props(account, existing))
         if differing:
             raise LifecycleError(
@@ -328,13 +401,15 @@ class ClusterLifecycle:
                 "left untouched and nothing was recorded. Choose another clusterId, or delete that cluster, then "
                 "run `pulumi up` again."
             )
-        if existing.state == "DELETING":  # on its way out (a delete-before-replace, or someone else's destroy)
-            seconds, _ = self._deadline("delete", None)
-            wait_for(
-                lambda: client.find(existing.cluster_id, account_id=account),
-                StateChange(ANY_STATE, (GONE,), self._policy(seconds), existing.name),
+        if self._ledger.is_replacing(existing.name):
+            # This create replaces a resource that keeps its name, and the old cluster is still there: the engine
+            # is creating first (`pulumi up --replace` asks the provider nothing), which for one name cannot work.
+            raise LifecycleError(
+                f"{existing.name} is being replaced, but the plan creates the new cluster before deleting the old one, "
+                "and Fireworks cannot hold two clusters with one name: nothing was changed. A replacement that keeps "
+                "the clusterId must delete first: set `delete_before_replace=True` in the resource's options (what "
+                "`pulumi up --replace` needs), then run it again."
             )
-            return self._submit(client, inputs, account, existing.cluster_id)
         if lost_reply is not None and _created_since(existing, lost_reply - CLOCK_SKEW_SECONDS):
             self._log(
                 "warning", f"{existing.name}: the reply to this create was lost; continuing with the cluster it made"
@@ -343,7 +418,8 @@ class ClusterLifecycle:
             self._log(
                 "warning",
                 f"{existing.name} already exists, matches this resource and is still CREATING: an interrupted "
-                "`pulumi up` submitted it, so this run adopts it and waits for it to be READY.",
+                "`pulumi up` submitted it, so this run adopts it and waits for it to be READY. (If another stack is "
+                "creating it right now, it now has two owners: see the README on adoption.)",
             )
         elif inputs.get("adoptExisting"):
             self._log(
@@ -462,7 +538,7 @@ class ClusterLifecycle:
             return "It is already gone."
         except FireworksError as exc:
             return f"Deleting it also failed ({exc.code}: {exc.message}); delete it by hand."
-        return "It was deleted."
+        return "Its deletion was requested."
 
     def _outputs(self, inputs: Mapping[str, Any], cluster: Cluster) -> dict[str, Any]:
         """Full outputs: the inputs as given, plus what only the API knows. Outputs always include the inputs, so
@@ -489,8 +565,17 @@ class ClusterLifecycle:
         with _explained(f"reading {resource_id} failed", "The stack is unchanged."):
             cluster = client.find(cluster_id, account_id=account)
             if cluster is None:
-                self._confirm_gone(client, account, resource_id, "refresh")
+                self._confirm_gone(client, account, resource_id, outputs, "refresh")
                 return Read(None, {}, {})
+        if _another_incarnation(outputs, cluster):
+            self._log(
+                "warning",
+                f"{resource_id}: the cluster this stack recorded (created {outputs['createTime']}) is gone; another "
+                f"cluster now has its name (created {cluster.create_time}) and is left alone. The refresh drops the "
+                "recorded one; the next `pulumi up` refuses to take the other over unless the resource sets "
+                "`adopt_existing=True`.",
+            )
+            return Read(None, {}, {})
         new_inputs = spec.inputs_from_live(live_props(account, cluster), declared)
         if cluster.state == "FAILED":
             self._log(
@@ -548,29 +633,67 @@ class ClusterLifecycle:
         inputs = strip_engine_keys(news)
         plan = spec.diff(olds, inputs)
         patch = spec.patch_body(plan, inputs)
-        moved = bool(olds.get("endpoint")) and olds.get("endpoint") != self._endpoint()
-        if not patch and not moved and olds.get("state") == "READY":  # only provider settings changed
+        moved = bool(olds.get("endpoint")) and not same_endpoint(olds["endpoint"], self._endpoint())
+        if (
+            not patch
+            and not moved
+            and not any(map(spec.is_assigned_add, plan.changes))
+            and olds.get("state") == "READY"
+        ):
+            # only this provider's own settings changed: nothing to ask Fireworks
             return {**{k: olds[k] for k in spec.OUTPUT_ONLY if k in olds}, **inputs}
         client = self._client()
         consequence = (
             "The stack keeps the old values; the next `pulumi up` tries again (if the cluster was deleted outside "
             "Pulumi, run `pulumi refresh` first)."
         )
+        assigned = [c.path for c in plan.changes if spec.is_assigned_add(c)]
         with _explained(f"updating {resource_id} failed", consequence):
             found = None
-            if moved:
+            if moved or assigned:
                 found = client.find(cluster_id, account_id=account)
-                if found is None:
-                    raise LifecycleError(
-                        f"{resource_id} is not at {self._endpoint()} (it was recorded through {olds['endpoint']}), so "
-                        "nothing was changed. Set fireworks:baseUrl back to the recorded endpoint."
-                    )
+            if moved:
+                self._check_moved(resource_id, olds, inputs, found)
+            if found is not None:
+                self._check_assigned(resource_id, inputs, found, assigned)
             patched = client.update(cluster_id, patch, account_id=account) if patch else found
             cluster = self._wait_ready(client, inputs, resource_id, "update", timeout, cancel, seen=patched)
         outputs = self._outputs(inputs, cluster)
         if "awsFindings" in olds:  # an in-place update changes nothing on the AWS side: the last refresh still holds
             outputs["awsFindings"] = olds["awsFindings"]
         return outputs
+
+    def _check_moved(
+        self, resource_id: str, olds: Mapping[str, Any], inputs: Mapping[str, Any], found: Cluster | None
+    ) -> None:
+        """A new endpoint is recorded only where *this* cluster is: same creation time, same spec."""
+        where = f"{self._endpoint()} (it was recorded through {olds['endpoint']})"
+        if found is None:
+            raise LifecycleError(
+                f"{resource_id} is not at {where}, so nothing was changed. Set fireworks:baseUrl back to the recorded "
+                "endpoint."
+            )
+        differing = spec.mismatches(inputs, live_props(parse_id(resource_id)[0], found))
+        if _another_incarnation(olds, found) or differing:
+            detail = (
+                f"its spec differs ({', '.join(differing)})" if differing else f"it was created {found.create_time}"
+            )
+            raise LifecycleError(
+                f"{resource_id} at {where} is another cluster with the same name ({detail}, not the one recorded): "
+                "nothing was changed. Set fireworks:baseUrl back to the recorded endpoint."
+            )
+
+    def _check_assigned(self, resource_id: str, inputs: Mapping[str, Any], found: Cluster, paths: list[str]) -> None:
+        """A value Fireworks assigned, now written into the program: record it if it is the same, never change it."""
+        live = live_props(parse_id(resource_id)[0], found)
+        for path in paths:
+            want, have = spec.get_path(inputs, path), spec.get_path(live, path)
+            if want != have:
+                raise LifecycleError(
+                    f"{resource_id}: the program sets {path} to {want!r}, but Fireworks assigned {have!r}, and it "
+                    "cannot change in place: nothing was changed. Set it to the assigned value or leave it out; "
+                    "to get another value, replace the cluster deliberately."
+                )
 
     def delete(
         self,
@@ -581,7 +704,16 @@ class ClusterLifecycle:
         cancel: threading.Event | None = None,
     ) -> None:
         account, cluster_id = parse_id(resource_id)
-        self._guard_endpoint(resource_id, outputs, "destroy")
+        holder = self._ledger.why_not_delete(resource_id)
+        if holder is not None:
+            raise LifecycleError(
+                f"{resource_id} was not deleted: {holder}, so deleting it here would take that resource's cluster "
+                "with it. Nothing was deleted, and the resource being deleted stays in the stack. If you renamed the "
+                "resource or moved it to another parent, add `aliases=[...]` with its old name (or URN) so one "
+                "resource keeps the cluster; to keep the cluster and forget only this one, run `pulumi state delete "
+                "<its URN>`."
+            )
+        self._guard_endpoint(resource_id, outputs, "delete")
         client = self._client()
         seconds, source = self._deadline("delete", timeout)
         try:
@@ -589,11 +721,21 @@ class ClusterLifecycle:
                 f"deleting {resource_id} failed",
                 "The cluster stays in the stack; the next `pulumi destroy` tries again.",
             ):
+                live = client.find(cluster_id, account_id=account)
+                if live is None:
+                    self._confirm_gone(client, account, resource_id, outputs, "delete")
+                    return  # already gone: deleting is idempotent
+                if _another_incarnation(outputs, live):
+                    self._log(
+                        "warning",
+                        f"{resource_id}: the cluster this stack recorded (created {outputs['createTime']}) is already "
+                        f"gone; another cluster now has its name (created {live.create_time}) and was left alone.",
+                    )
+                    return
                 try:
                     client.delete(cluster_id, account_id=account)
                 except NotFound:
-                    self._confirm_gone(client, account, resource_id, "destroy")
-                    return  # already gone: deleting is idempotent
+                    return  # gone between the look-up and the delete
                 # Whatever the state (FAILED included), only "gone" ends a delete.
                 wait_for(
                     lambda: client.find(cluster_id, account_id=account),
@@ -611,26 +753,42 @@ class ClusterLifecycle:
 
     # -- the endpoint guard ---------------------------------------------------------------------------------
 
-    def _guard_endpoint(self, resource_id: str, outputs: Mapping[str, Any], command: str) -> None:
+    def _guard_endpoint(self, resource_id: str, outputs: Mapping[str, Any], what: str) -> None:
         recorded = outputs.get("endpoint")
-        if recorded and recorded != self._endpoint():
+        if recorded and not same_endpoint(recorded, self._endpoint()):
+            way_out = (
+                "if the cluster really is served by the new endpoint, run `pulumi up` first: it finds the cluster "
+                "there and records the new endpoint."
+                if what == "refresh"
+                else "for a cluster the stack is deleting (a destroy, or the old half of a replacement), only the "
+                "recorded endpoint may delete it: set fireworks:baseUrl back for this run."
+            )
             raise LifecycleError(
                 f"{resource_id} was recorded through {recorded}, but fireworks:baseUrl is now {self._endpoint()}. "
-                f"`pulumi {command}` stops here rather than take another endpoint's answer for this cluster: nothing "
-                f"was changed. Set fireworks:baseUrl (or FIREWORKS_BASE_URL) back to {recorded}; if the cluster "
-                "really is served by the new endpoint, run `pulumi up` first: it finds the cluster there and records "
-                "the new endpoint."
+                f"The {what} stops here rather than take another endpoint's answer for this cluster: nothing was "
+                f"changed. Set fireworks:baseUrl (or FIREWORKS_BASE_URL) back to {recorded}; {way_out}"
             )
 
-    def _confirm_gone(self, client: FireworksClient, account: str, resource_id: str, command: str) -> None:
-        """A 404 means "deleted" only if the key can see the account: a key for another account may see 404s."""
+    def _confirm_gone(
+        self, client: FireworksClient, account: str, resource_id: str, outputs: Mapping[str, Any], what: str
+    ) -> None:
+        """A 404 means "deleted" only if the key can see the account (a key for another account may see 404s), and
+        only through the endpoint that recorded the cluster: state from 0.1.0 recorded none, so there it is a
+        question for the user."""
+        if outputs.get("clusterId") and not outputs.get("endpoint"):
+            raise LifecycleError(
+                f"{resource_id} was not found at {self._endpoint()}, and this stack was recorded by an earlier "
+                f"version that did not record which endpoint made the cluster, so the {what} will not call it gone: "
+                "nothing was changed. If fireworks:baseUrl changed since, set it back and run `pulumi refresh` (that "
+                "records the endpoint). If the cluster really was deleted, run `pulumi state delete <its URN>`."
+            )
         try:
             client.probe_account(account_id=account)
         except FireworksError as exc:
             configured = self.settings.account_id
             raise LifecycleError(
                 f"{resource_id} was not found, but the API key cannot list account {account}'s clusters either "
-                f"({exc.code}: {exc.message}; fireworks:accountId is {configured or 'not set'}), so `pulumi {command}` "
+                f"({exc.code}: {exc.message}; fireworks:accountId is {configured or 'not set'}), so the {what} "
                 "will not call the cluster gone: nothing was changed. Use the API key of account "
                 f"{account} (fireworks:apiKey or FIREWORKS_API_KEY)."
             ) from None
@@ -640,6 +798,25 @@ _MISSING_ACCOUNT = (
     "no Fireworks account id: set accountId on the resource, or `pulumi config set fireworks:accountId <id>`, "
     "or the environment variable FIREWORKS_ACCOUNT_ID"
 )
+
+
+def same_endpoint(a: str, b: str) -> bool:
+    """Two spellings of one base URL: scheme and host case, default ports and trailing slashes aside."""
+    from urllib.parse import urlsplit
+
+    def norm(url: str) -> tuple[str, str, int | None, str]:
+        parts = urlsplit(url.strip())
+        default = {"https": 443, "http": 80}.get(parts.scheme.lower())
+        port = parts.port if parts.port != default else None
+        return parts.scheme.lower(), (parts.hostname or "").lower(), port, parts.path.rstrip("/")
+
+    return norm(a) == norm(b)
+
+
+def _another_incarnation(recorded: Mapping[str, Any], live: Cluster) -> bool:
+    """The live cluster is not the one recorded: same name, another creation time."""
+    created = recorded.get("createTime")
+    return bool(created and live.create_time and created != live.create_time)
 
 
 def aws_findings(report: PreflightReport) -> list[dict[str, str]]:

@@ -432,10 +432,24 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown
                 continue
             before, after = _effective(f, old_group), _effective(f, new_group)
             if before != after:
-                changes.append(Change(f.path, _kind(before, after), f.on_change == "replace"))
+                kind = _kind(before, after)
+                # Writing down a value Fireworks assigned is no new cluster: the update checks it is the same one.
+                replace = f.on_change == "replace" and not (kind == "add" and _assigned(f))
+                changes.append(Change(f.path, kind, replace))
     # An unknown new name may well be the old one, and creating first would then collide: delete first.
     renamed = any(not is_unknown(news.get(k)) and news.get(k) != olds.get(k) for k in ("accountId", "clusterId"))
     return ChangePlan(tuple(changes), renamed)
+
+
+def _assigned(f: Field) -> bool:
+    """Fireworks assigns this field a value of its own when it is left empty."""
+    return f.filled is not None and f.filled.default is None
+
+
+def is_assigned_add(change: Change) -> bool:
+    """The program now states a field Fireworks assigned: an update checks the value, nothing is sent."""
+    f = BY_PATH.get(change.path)
+    return f is not None and _assigned(f) and change.kind == "add" and not change.replace
 
 
 def patch_body(plan: ChangePlan, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -443,7 +457,7 @@ def patch_body(plan: ChangePlan, inputs: Mapping[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for c in plan.changes:
         f = BY_PATH.get(c.path)
-        if f is None or c.replace or f.wire != "body":
+        if f is None or c.replace or f.wire != "body" or is_assigned_add(c):
             continue
         if f.nested:  # no nested field updates in place today; a PATCH would have to carry its whole group
             raise ValueError(f"{f.path} cannot be patched on its own")
@@ -490,7 +504,8 @@ def inputs_from_live(live: Mapping[str, Any], declared: Mapping[str, Any] | None
 
     A refresh keeps what the program declared, with the live values, so a change made out of band shows up as drift;
     it leaves out a value the API filled in that the program never declared, so it never turns into a change. An
-    import has no declaration: it keeps every live value except one equal to the documented default."""
+    import has no declaration: it keeps every live value except what the API fills in itself (the documented default,
+    or a value it assigns), so a program that leaves those out imports with no change."""
     inputs: dict[str, Any] = {k: live[k] for k in ("accountId", "clusterId", "displayName") if live.get(k)}
     for f in SCALARS:
         if f.wire == "none" and declared and declared.get(f.path):
@@ -508,7 +523,7 @@ def inputs_from_live(live: Mapping[str, Any], declared: Mapping[str, Any] | None
             if f.filled is not None:
                 if declared is not None and not (isinstance(declared_group, Mapping) and declared_group.get(f.key)):
                     continue
-                if declared is None and f.filled.default is not None and value == f.filled.default(have):
+                if declared is None and (f.filled.default is None or value == f.filled.default(have)):
                     continue
             kept[f.key] = value
         inputs[group] = kept

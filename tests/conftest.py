@@ -28,4 +28,5 @@ def fireworks(fireworks_server: EmulatorHandle) -> EmulatorHandle:
     backend.assign_pool_provider = False
     backend.hide_foreign_accounts = False
     backend.deleting_state = None
+    backend.clock_skew = 0.0
     return fireworks_server

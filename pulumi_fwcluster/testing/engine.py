@@ -57,7 +57,13 @@ Modelled engine behaviours, each from the Go source (pulumi/pulumi, 2026):
   news)``, ``Diff(read outputs, checked news)`` and, on a difference, an Update (or a replacement) in the same run;
   with no difference the Same step is elided.  ``Engine(legacy_import=True)`` models the engine before 3.174
   instead: any difference fails with "inputs to import do not match the existing resource: [keys]" (a warning in
-  preview).  An entry with another id is replaced by the import (``ImportReplacementStep``).
+  preview).  An entry with another id is replaced by the import (``ImportReplacementStep``).  A resource whose
+  program still says ``import_`` may not be *replaced*: "previously-imported resources that still specify an ID may
+  not be replaced; ..." (an error in up, a warning in preview; step_generator.go).
+* **targeted replace** (``up(replace=[name])``, ``pulumi up --replace <urn>``): no Diff call; the replacement blames
+  ``id`` and deletes first only when the resource option says so.
+* **pending deletes** from an earlier run are deleted in the deletion phase, after every registration, with the
+  resources that left the program (step_generator.go ``GenerateDeletes``).
   :meth:`Engine.import_` is ``pulumi import TYPE NAME ID`` (pkg/resource/deploy/import.go ``importResources``,
   step.go ``ImportStep.Apply`` with ``planned``): no program inputs; ``Read(id)``, then ``Check(olds=read inputs,
   news=read inputs)`` whose failures are only warnings; nothing to do when the URN already holds that id, an error
@@ -146,6 +152,7 @@ from .plugins import (
     InProcessServer,
     NativePlugin,
     PluginProcess,
+    ProviderHandle,
     ProviderServer,
 )
 from .wire import (
@@ -377,6 +384,7 @@ class Engine:
         self._next_token = 0
         self._interrupt = threading.Event()
         self._cancelled = threading.Event()
+        self._replace_targets: frozenset[str] = frozenset()
 
     def __repr__(self) -> str:  # never show config values
         return f"Engine(cwd={str(self.cwd)!r}, config_keys={sorted(self._config)!r})"
@@ -427,11 +435,14 @@ class Engine:
             self.start_seconds.append(server.start_seconds)
         self._record("GetPluginInfo", "")
         server.stub.GetPluginInfo(empty_pb2.Empty(), timeout=self.timeout)
+        self._configure(server)
+        return server
+
+    def _configure(self, server: ProviderHandle) -> None:
         if isinstance(self.plugin, (NativePlugin, InProcessPlugin)):
             self._configure_native(server.stub, self.plugin.package)
         else:
             self._configure_dynamic(server.stub)
-        return server
 
     def _configure_dynamic(self, stub: Any) -> None:
         config = {k: str(plain(v)) for k, v in self._config.items()}
@@ -529,7 +540,15 @@ class Engine:
     def _operation(self, plan: Plan | None = None) -> Iterator[_Conn]:
         self._interrupt.clear()
         self._cancelled.clear()
-        server = self.restart() if self.process_per_operation else self.start()
+        if self.process_per_operation:
+            server = self.restart()
+        elif self.server is not None and self.server.running:
+            # One server kept across commands (for speed): each command still begins with Configure, as a new
+            # provider process would, so what a provider keeps per command starts afresh.
+            server = self.server
+            self._configure(server)
+        else:
+            server = self.start()
         assert self.provider_flags is not None
         try:
             yield _Conn(server.stub, self.provider_flags)
@@ -1070,7 +1089,13 @@ class Engine:
                 raise
             return
         step.id = old.id
-        changed, replace, dbr = self._diff(conn, step, old, news)
+        if d.name in self._replace_targets:
+            # A targeted replace asks the provider nothing: the diff "blames the id", and only the resource option
+            # says whether to delete first (step_generator.go `diff`, isTargetedReplace).
+            self._record("Diff(targeted)", step.name, step)
+            step.replaces, changed, replace, dbr = ["id"], True, True, False
+        else:
+            changed, replace, dbr = self._diff(conn, step, old, news)
         if not changed and not old.init_errors:
             step.op = "same"
             if not dry_run:
@@ -1088,6 +1113,17 @@ class Engine:
             return
         step.op = "replace"
         step.delete_before_replace = dbr or d.delete_before_replace
+        if d.import_id:
+            # step_generator.go: a resource whose program still says `import_` may not be replaced.
+            message = (
+                "previously-imported resources that still specify an ID may not be replaced; please remove the "
+                "`import` declaration from your program;\n" + "\n".join(step.replaces)
+            )
+            if dry_run:
+                step.warnings.append(message)
+            else:
+                step.error = message
+                raise _StepFailed("Diff")
         news = self._check(conn, step, {}, goal)
         if dry_run:
             if conn.flags.supports_preview:
@@ -1115,11 +1151,12 @@ class Engine:
 
     # -- operations ---------------------------------------------------------------------------------
 
-    def preview(self, desired: Sequence[Desired], *, parallel: bool | int = False) -> Plan:
+    def preview(self, desired: Sequence[Desired], *, parallel: bool | int = False, replace: Sequence[str] = ()) -> Plan:
         """Check and Diff (plus Create/Update with ``preview=True`` for a provider that supports preview, and the
         Read of an import); never a real Create/Update/Delete.  Reports every resource."""
         self._check_unique(desired)
         plan = Plan("preview")
+        self._replace_targets = frozenset(replace)
         with self._operation(plan) as conn:
 
             def one(d: Desired) -> list[Step]:
@@ -1139,8 +1176,10 @@ class Engine:
         parallel: bool | int = False,
         raise_on_error: bool = False,
         continue_on_error: bool = False,
+        replace: Sequence[str] = (),
     ) -> Plan:
-        """Bring the stack to ``desired``.  Stops scheduling work after the first error (like the engine)
+        """Bring the stack to ``desired``.  ``replace`` names resources to replace whatever their diff says
+        (``pulumi up --replace <urn>``).  Stops scheduling work after the first error (like the engine)
         unless ``continue_on_error``; with ``parallel`` (True: up to 16, or a number of workers, e.g.
         :data:`DEFAULT_PARALLEL`) the resources' step chains run concurrently."""
         self._check_unique(desired)
@@ -1148,18 +1187,14 @@ class Engine:
             if contains_unknown(d.props):
                 raise ValueError(f"{d.name}: unknown values are only allowed in preview")
         plan = Plan("up")
+        self._replace_targets = frozenset(replace)
         self._pending_warning(plan)
         pending: list[tuple[Step, ResourceState]] = []  # create-before-delete: old ones, deleted at the end
         failed = threading.Event()
         with self._operation(plan) as conn:
-            # Resources left pending-delete by an earlier run are deleted first.
-            for res in [r for r in self.stack.resources if r.pending_delete]:
-                step = Step(res.urn, res.name, res.type, "delete", id=res.id)
-                with contextlib.suppress(_StepFailed):
-                    self._delete(conn, step, res)
-                plan.steps.append(step)
-                if not step.ok:
-                    failed.set()
+            # Resources left pending-delete by an earlier run join the deletion phase, after every registration
+            # (step_generator.go GenerateDeletes): the program's Check and Diff calls come first.
+            leftovers = [r for r in self.stack.resources if r.pending_delete]
 
             def one(d: Desired) -> list[Step]:
                 if (failed.is_set() and not continue_on_error) or self._cancelled.is_set():
@@ -1181,6 +1216,7 @@ class Engine:
                 doomed: list[tuple[Step | None, ResourceState]] = [
                     (None, r) for r in self.stack.live() if r.urn not in wanted
                 ]
+                doomed += [(None, r) for r in leftovers if r in self.stack.resources]
                 doomed += [(s, r) for s, r in pending]
                 doomed.sort(key=lambda sr: order.get(id(sr[1]), -1), reverse=True)
                 for owner, res in doomed:

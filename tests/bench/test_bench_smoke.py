@@ -10,8 +10,11 @@ from bench.lab import lab
 
 def test_bench_smoke() -> None:
     with lab(provision_delay=0.0, delete_delay=0.0) as env:
-        counts = scenarios.request_counts(env, per_operation=False)
+        counts = scenarios.request_counts(env)  # each command in a fresh server, as the CLI runs them
         previews = scenarios.preview_at_scale(env, (2,), reps=1, warm_runs=1)
+        # Section 7 in miniature: 2 creates through each door (the native one as the `pulumi-resource-fireworks`
+        # process), to prove the scenario runs; its figures need 16 and a real T.
+        doors = scenarios.doors_parallel_creates(env, 0.5, n=2, reps=1)
 
     p = counts.preflight_calls
     assert p >= 2  # at least the identity gate and one lookup
@@ -40,7 +43,12 @@ def test_bench_smoke() -> None:
     assert [(t.n, t.requests) for t in previews] == [(2, 0)]
     assert scenarios.provider_size() < 1024
 
-    rows = report.request_rows(counts) + report.preview_rows(previews)
+    assert [(door, doors.created(door)) for door in doors.runs] == [("dynamic", 2), ("native", 2)]
+    assert doors.peaks("native") == [2]  # both provisioning at once: nothing in the native door serialises them
+
+    rows = report.request_rows(counts) + report.preview_rows(previews) + report.doors_rows(doors)
     assert all(r.verdict in ("PASS", "MISS", "info") for r in rows)
-    text = markdown(rows, {"counts": counts}, 1.0)
+    assert [r.section for r in rows].count("7") == 3
+    text = markdown(rows, {"counts": counts, "doors": doors}, 1.0)
     assert "| 1 | preview, unchanged [Check Diff] |" in text and "## Machine" in text
+    assert "**Parallel creates through both doors (section 7).**" in text

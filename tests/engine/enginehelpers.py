@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.resource import ClusterArgs, EksClusterArgs, cluster_props
 from pulumi_fwcluster.spec import DYNAMIC_TYPE, NATIVE_TYPE
+from pulumi_fwcluster.testing.emulator import Backend
 from pulumi_fwcluster.testing.engine import Desired
 from tests.fwconst import ACCOUNT, API_KEY, AWS_ACCOUNT
 
-__all__ = ["ACCOUNT", "API_KEY", "AWS_ACCOUNT", "DOORS", "INFERENCE", "TYPE", "Door", "cluster"]
+__all__ = [
+    "ACCOUNT",
+    "API_KEY",
+    "AWS_ACCOUNT",
+    "DOORS",
+    "INFERENCE",
+    "TYPE",
+    "Door",
+    "cluster",
+    "provisioning_until_posts",
+]
 
 Door = Literal["dynamic", "native", "plugin"]
 DOORS: tuple[Door, ...] = ("dynamic", "native")
@@ -40,3 +54,28 @@ def cluster(name: str = "prod", *, door: Door = "dynamic", **overrides: Any) -> 
     if door == "dynamic":
         return Desired(name, ClusterProvider(), props, TYPE)
     return Desired(name, None, props, NATIVE_TYPE)
+
+
+@contextmanager
+def provisioning_until_posts(backend: Backend, posts: int) -> Iterator[None]:
+    """Clusters stay CREATING (as real provisioning does, for minutes) until the emulator has answered `posts` POSTs
+    and a GET after the last of them (the look-up that decides to adopt), then finish at once: "the next `up` finds
+    it still CREATING", without racing a short emulated delay."""
+    backend.provision_delay = 3600.0
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.02):
+            methods = [r.method for r in backend.requests]
+            seen = [i for i, m in enumerate(methods) if m == "POST"]
+            if len(seen) >= posts and "GET" in methods[seen[posts - 1] + 1 :]:
+                backend.provision_delay = 0.0
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from pulumi_fwcluster.testing.engine import Engine
-from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, cluster
+from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, cluster, provisioning_until_posts
 
 NAME = f"accounts/{ACCOUNT}/clusters/prod-use1"
 
@@ -103,23 +103,23 @@ def test_provisioning_failure_reports_status_and_cleans_up(
     assert not plan.ok
     message = step.error_message
     assert "FAILED" in message and "RESOURCE_EXHAUSTED" in message and "node group quota exceeded" in message
-    assert "was deleted" in message and "pulumi up" in message
+    assert "deletion was requested" in message and "pulumi up" in message
     fireworks.backend.delete_delay = 0
     assert fireworks.backend.cluster_names() == []
     assert engine.stack.resources == []
 
 
 def test_create_timeout_then_up_again_resumes(fireworks: EmulatorHandle, make_engine: Callable[..., Engine]) -> None:
-    fireworks.backend.provision_delay = 1.5
-    plan = make_engine(**{"fireworks:createTimeout": "0.3s"}).up([cluster()])
-    assert not plan.ok
-    message = plan.step("prod").error_message
-    assert "still CREATING" in message and "fireworks:createTimeout" in message
-    assert "adopts it while it is still CREATING" in message and "adopt_existing=True" in message
+    with provisioning_until_posts(fireworks.backend, posts=2):
+        plan = make_engine(**{"fireworks:createTimeout": "0.3s"}).up([cluster()])
+        assert not plan.ok
+        message = plan.step("prod").error_message
+        assert "still CREATING" in message and "fireworks:createTimeout" in message
+        assert "adopts it while it is still CREATING" in message and "adopt_existing=True" in message
 
-    engine = make_engine()
-    plan = engine.up([cluster()])
-    assert plan.ok, plan.render()
+        engine = make_engine()
+        plan = engine.up([cluster()])
+        assert plan.ok, plan.render()
     assert posts(fireworks) == 2  # the second is answered 409 and the cluster adopted
     assert fireworks.backend.cluster_names() == [NAME]
     state = engine.stack.get("prod")

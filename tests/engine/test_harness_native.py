@@ -258,11 +258,13 @@ def test_import_option_matching_and_mismatched(local: Engine, store: Path) -> No
     assert plan.step("b").calls == ["Check", "Diff", "Update"]
     assert read_store(store)["objects"][different]["value"] == "v1"
 
-    # ... or a replacement, which deletes the resource it just imported
+    # ... but never a replacement while the program still says `import_`: a warning in preview, an error in up
     elsewhere = seed(store, value="v1", region="eu-west-1", size=1)
-    plan = local.up([thing(import_id=matching), thing("b"), thing("c", import_id=elsewhere)], raise_on_error=True)
-    assert [s.op for s in plan.steps if s.name == "c"] == ["import", "replace"]
-    assert elsewhere not in read_store(store)["objects"]
+    preview = local.preview([thing(import_id=matching), thing("b"), thing("c", import_id=elsewhere)])
+    assert any("may not be replaced" in w for w in preview.step("c").warnings)
+    plan = local.up([thing(import_id=matching), thing("b"), thing("c", import_id=elsewhere)])
+    assert "previously-imported resources that still specify an ID may not be replaced" in (plan.step("c").error or "")
+    assert elsewhere in read_store(store)["objects"]
 
 
 def test_legacy_import_option_refuses_a_mismatch(tmp_path: Path, store: Path) -> None:

@@ -6,10 +6,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
-from pulumi_fwcluster.testing.engine import Engine, Stack
-from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, INFERENCE, cluster
+from pulumi_fwcluster.testing.engine import Engine, EngineInterrupted, Stack
+from tests.engine.enginehelpers import (
+    ACCOUNT,
+    API_KEY,
+    AWS_ACCOUNT,
+    DOORS,
+    INFERENCE,
+    Door,
+    cluster,
+    provisioning_until_posts,
+)
 
 NAME = f"accounts/{ACCOUNT}/clusters/prod-use1"
 
@@ -85,19 +96,20 @@ def test_a_second_stack_is_refused_and_an_opt_in_takes_over(
     assert fireworks.backend.cluster_names() == []
 
 
+@pytest.mark.parametrize("door", DOORS)
 def test_an_interrupted_up_whose_cluster_is_still_creating_is_adopted(
-    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
 ) -> None:
-    fireworks.backend.provision_delay = 2.0
-    desired = cluster()
-    # What an interrupted `pulumi up` leaves behind: the POST went out, the engine died, nothing was recorded.
-    client_for(fireworks).create(
-        "prod-use1", Cluster(display_name="Prod", eks_cluster=dict(desired.props["eksCluster"]))
-    )
-    engine = make_engine()
-    plan = engine.up([desired])
+    engine = make_engine(door=door)
+    with provisioning_until_posts(fireworks.backend, posts=2):
+        # The CLI dies while the create waits: the POST went out, the engine records only a pending create.
+        engine.kill_when("Create", "prod", ready=lambda: bool(fireworks.backend.cluster_names()), interrupt=True)
+        with pytest.raises(EngineInterrupted):
+            engine.up([cluster(door=door)])
+        assert engine.stack.resources == [] and fireworks.backend.cluster_names() == [NAME]
+        plan = engine.up([cluster(door=door)])
     assert plan.ok, plan.render()
-    assert "interrupted `pulumi up` submitted it" in engine.stderr
+    assert "interrupted `pulumi up` submitted it" in engine.stderr + repr(engine.logs)
     assert engine.stack.get("prod").outputs["state"] == "READY"
     assert fireworks.backend.cluster_names() == [NAME]
 
@@ -268,18 +280,36 @@ def test_up_re_records_an_endpoint_where_the_cluster_really_is(
 ) -> None:
     engine = make_engine()
     assert engine.up([cluster()]).ok
-    eks = dict(cluster().props["eksCluster"])
-    with serve(Backend(api_keys={API_KEY: None}, provision_delay=0)) as moved:
-        FireworksClient(api_key=API_KEY, account_id=ACCOUNT, base_url=moved.base_url).create(
-            "prod-use1", Cluster(display_name="Prod", eks_cluster=eks)
-        )
+    with serve(fireworks.backend) as moved:  # the same service, reached through another URL
         there = make_engine(**{"fireworks:baseUrl": moved.base_url})
         there.stack = Stack(path=engine.stack.path)
+        before = len(fireworks.backend.requests)
         plan = there.up([cluster()])
         assert plan.ok and plan.ops() == {"prod": "update"}, plan.render()
-        assert [r.method for r in moved.backend.requests[1:]] == ["GET"]  # found it; no PATCH, no POST
+        assert [r.method for r in fireworks.backend.requests[before:]] == ["GET"]  # found it; no PATCH, no POST
         assert there.stack.get("prod").outputs["endpoint"] == moved.base_url
         assert there.refresh().ok and there.preview([cluster()]).ops() == {"prod": "same"}
+
+
+def test_up_never_re_records_an_endpoint_onto_another_cluster_with_the_same_name(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    engine = make_engine()
+    assert engine.up([cluster()]).ok
+    eks = dict(cluster().props["eksCluster"])
+    with serve(Backend(api_keys={API_KEY: None}, provision_delay=0)) as staging:  # another environment's service
+        FireworksClient(api_key=API_KEY, account_id=ACCOUNT, base_url=staging.base_url).create(
+            "prod-use1", Cluster(display_name="Prod", eks_cluster=eks)
+        )
+        there = make_engine(**{"fireworks:baseUrl": staging.base_url})
+        there.stack = Stack(path=engine.stack.path)
+        plan = there.up([cluster()])
+        message = plan.step("prod").error_message
+        assert not plan.ok and "is another cluster with the same name" in message and "nothing was changed" in message
+        assert there.stack.get("prod").outputs["endpoint"] == fireworks.base_url
+        assert there.destroy().ok is False  # the guard still refuses: the staging cluster is untouched
+        assert staging.backend.cluster_names() == [NAME]
+    assert fireworks.backend.cluster_names() == [NAME]
 
 
 def test_a_key_that_cannot_see_the_account_never_calls_the_cluster_gone(

@@ -292,6 +292,7 @@ class Backend:
         self.assign_pool_provider = assign_pool_provider
         self.hide_foreign_accounts = hide_foreign_accounts
         self.deleting_state = deleting_state
+        self.clock_skew = 0.0
         self.faults = FaultQueue()
         self._lock = threading.RLock()
         self._clusters: dict[str, _Cluster] = {}  # by name
@@ -569,8 +570,13 @@ class Backend:
             "updateTime": self._timestamp(c.updated_at),
         }
 
+    def wall_time(self) -> float:
+        """Now on the service's own clock (epoch seconds): what its timestamps and Date headers use. Shift
+        `clock_skew` to play a service whose clock is off from the client's."""
+        return self._epoch_wall + (self.clock() - self._epoch_clock) + self.clock_skew
+
     def _timestamp(self, at: float) -> str:
-        wall = self._epoch_wall + (at - self._epoch_clock)
+        wall = self._epoch_wall + (at - self._epoch_clock) + self.clock_skew
         moment = _dt.datetime.fromtimestamp(wall, tz=_dt.timezone.utc)
         return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

@@ -37,6 +37,9 @@ class EmulatorHandle:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops connections when a provider opens 16 at once; each then waits a
+    # second for the kernel's retry, which is the emulator's doing, not the provider's.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], backend: Backend) -> None:
         super().__init__(address, _Handler)
@@ -73,6 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: no per-request lines on stderr."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header on the service's clock, as its timestamps are: a skewed service is skewed in both.
+        return super().date_time_string(self.server.backend.wall_time() if timestamp is None else timestamp)
 
     def do_GET(self) -> None:
         self._serve("GET")
