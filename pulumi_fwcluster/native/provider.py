@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pulumi.provider.experimental.property_value import PropertyValue
@@ -103,12 +104,42 @@ def wrap(props: Mapping[str, Any], secret: set[str]) -> dict[str, PropertyValue]
     return {k: value_of(v, k) for k, v in props.items()}
 
 
-def _output_secrets(secret: set[str]) -> set[str]:
-    """The output paths a secret input makes secret: the input itself and the name made from it."""
-    derived = set(secret)
-    if secret & {"accountId", "clusterId"}:
-        derived.add("name")
-    return derived
+@dataclass(frozen=True)
+class Secrets:
+    """What is secret in one request: input paths, and the values to keep out of outputs, messages and logs."""
+
+    paths: frozenset[str] = frozenset()
+    values: tuple[str, ...] = ()
+    endpoint: bool = False
+    """`fireworks:baseUrl` is a secret config value, so the `endpoint` output is too."""
+
+    def outputs(self) -> set[str]:
+        """The output paths that carry a secret: the inputs themselves, the name made from a secret id, the AWS
+        findings about a secret eksCluster field (they quote it), and the endpoint from a secret base URL."""
+        derived = set(self.paths)
+        if self.paths & {"accountId", "clusterId"}:
+            derived.add("name")
+        if any(p.split(".")[0] == "eksCluster" for p in self.paths):
+            derived.add("awsFindings")
+        if self.endpoint:
+            derived.add("endpoint")
+        return derived
+
+    def scrub(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, "[secret]")
+        return text
+
+
+def _strings_at(props: Mapping[str, Any], paths: set[str]) -> list[str]:
+    found = []
+    for path in paths:
+        value = spec.get_path(props, path)
+        if isinstance(value, str) and value:
+            found.append(value)
+        elif isinstance(value, Mapping):
+            found.extend(v for v in value.values() if isinstance(v, str) and v)
+    return found
 
 
 class FireworksProvider(Provider):
@@ -118,22 +149,32 @@ class FireworksProvider(Provider):
         self._core = ClusterLifecycle(_stderr_log, records_partial=True)
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="fireworks")
         self._cancel = threading.Event()
-        self._secret_config: frozenset[str] = frozenset()
+        self._secret_config: dict[str, str] = {}
 
-    async def _run(self, urn: str, fn: Callable[[], T]) -> T:
-        """Run a blocking core call on the pool, with its messages logged against `urn` through the engine."""
+    def _secrets(self, *sources: tuple[Mapping[str, Any], set[str]]) -> Secrets:
+        paths = {p for _, found in sources for p in found}
+        values = [v for props, found in sources for v in _strings_at(props, found)]
+        values += [v for v in self._secret_config.values() if v]
+        return Secrets(
+            frozenset(paths), tuple(sorted(set(values), key=len, reverse=True)), "baseUrl" in self._secret_config
+        )
+
+    async def _run(self, urn: str, secrets: Secrets, fn: Callable[[], T]) -> T:
+        """Run a blocking core call on the pool, with its messages logged against `urn` through the engine, and no
+        secret value in them or in its errors."""
         context = contextvars.copy_context()
+        log = _engine_log(urn)
 
         def call() -> T:
-            CALL_LOG.set(_engine_log(urn))
+            CALL_LOG.set(lambda severity, message: log(severity, secrets.scrub(message)))
             return fn()
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, context.run, call)
-        except Incomplete:
-            raise
+        except Incomplete as exc:
+            raise _init_failed(exc, secrets) from None
         except (LifecycleError, ConfigurationError) as exc:  # already says what happened and what to do next
-            raise ProviderError(str(exc)) from None
+            raise ProviderError(secrets.scrub(str(exc))) from None
 
     # -- the package and its configuration ------------------------------------------------------------------
 
@@ -168,8 +209,8 @@ class FireworksProvider(Provider):
     async def configure(self, request: ConfigureRequest) -> ConfigureResponse:
         prefix = f"{PACKAGE}:config:"
         config = {f"{PACKAGE}:{k[len(prefix) :]}": v for k, v in request.variables.items() if k.startswith(prefix)}
-        _, secret = unwrap(request.args)
-        self._secret_config = frozenset(k for k in secret if "." not in k)
+        args, secret = unwrap(request.args)
+        self._secret_config = {k: str(args[k]) for k in secret if "." not in k and args.get(k) is not None}
         self._core.configure(config)
         return ConfigureResponse(accept_secrets=True, supports_preview=True, accept_resources=True)
 
@@ -178,17 +219,22 @@ class FireworksProvider(Provider):
     async def check(self, request: CheckRequest) -> CheckResponse:
         olds, _ = unwrap(request.old_inputs)
         news, secret = unwrap(request.new_inputs)
-        checked = await self._run(request.urn, lambda: self._core.check(olds, news, _is_unknown))
         if not news.get("accountId") and "accountId" in self._secret_config:
             secret.add("accountId")  # filled in from a secret `fireworks:accountId`
+        secrets = self._secrets((news, secret))
+        checked = await self._run(request.urn, secrets, lambda: self._core.check(olds, news, _is_unknown))
         return CheckResponse(
-            inputs=wrap(checked.inputs, secret), failures=[CheckFailure(f.path, f.reason) for f in checked.failures]
+            inputs=wrap(checked.inputs, secret),
+            failures=[CheckFailure(f.path, secrets.scrub(f.reason)) for f in checked.failures],
         )
 
     async def diff(self, request: DiffRequest) -> DiffResponse:
-        olds, _ = unwrap(request.old_state)
-        news, _ = unwrap(request.new_inputs)
-        plan = await self._run(request.urn, lambda: self._core.diff(request.resource_id, olds, news, _is_unknown))
+        olds, old_secret = unwrap(request.old_state)
+        news, secret = unwrap(request.new_inputs)
+        secrets = self._secrets((olds, old_secret), (news, secret))
+        plan = await self._run(
+            request.urn, secrets, lambda: self._core.diff(request.resource_id, olds, news, _is_unknown)
+        )
         return DiffResponse(
             changes=plan.any,
             replaces=list(plan.replaces),
@@ -204,53 +250,53 @@ class FireworksProvider(Provider):
 
     async def create(self, request: CreateRequest) -> CreateResponse:
         inputs, secret = unwrap(request.properties)
+        secrets = self._secrets((inputs, secret))
         if request.preview:  # what only the API knows stays unknown; no request is made
             preview = {**inputs, **dict.fromkeys(spec.OUTPUT_ONLY, rpc.UNKNOWN)}
-            return CreateResponse(resource_id="", properties=wrap(preview, _output_secrets(secret)))
-        try:
-            created = await self._run(
-                request.urn, lambda: self._core.create(inputs, timeout=request.timeout or None, cancel=self._cancel)
-            )
-        except Incomplete as exc:
-            raise self._init_failed(exc, secret) from None
-        return CreateResponse(resource_id=created.id, properties=wrap(created.outputs, _output_secrets(secret)))
+            return CreateResponse(resource_id="", properties=wrap(preview, secrets.outputs()))
+        created = await self._run(
+            request.urn,
+            secrets,
+            lambda: self._core.create(inputs, timeout=request.timeout or None, cancel=self._cancel),
+        )
+        return CreateResponse(resource_id=created.id, properties=wrap(created.outputs, secrets.outputs()))
 
     async def read(self, request: ReadRequest) -> ReadResponse:
         properties, secret_outputs = unwrap(request.properties)
         inputs, secret_inputs = unwrap(request.inputs)
+        secrets = self._secrets((properties, secret_outputs), (inputs, secret_inputs))
         result = await self._run(
-            request.urn, lambda: self._core.read(request.resource_id, properties, inputs or properties)
+            request.urn, secrets, lambda: self._core.read(request.resource_id, properties, inputs or properties)
         )
         if result.id is None:
             return ReadResponse(resource_id="")
-        secret = secret_outputs | secret_inputs
         return ReadResponse(
             resource_id=result.id,
-            properties=wrap(result.outputs, _output_secrets(secret)),
-            inputs=wrap(result.inputs, secret),
+            properties=wrap(result.outputs, secrets.outputs()),
+            inputs=wrap(result.inputs, set(secrets.paths)),
         )
 
     async def update(self, request: UpdateRequest) -> UpdateResponse:
-        olds, _ = unwrap(request.olds)
+        olds, old_secret = unwrap(request.olds)
         news, secret = unwrap(request.news)
+        secrets = self._secrets((olds, old_secret), (news, secret))
         if request.preview:
             kept = {k: olds[k] for k in spec.OUTPUT_ONLY if k in olds}
-            return UpdateResponse(properties=wrap({**kept, **news}, _output_secrets(secret)))
-        try:
-            outputs = await self._run(
-                request.urn,
-                lambda: self._core.update(
-                    request.resource_id, olds, news, timeout=request.timeout or None, cancel=self._cancel
-                ),
-            )
-        except Incomplete as exc:
-            raise self._init_failed(exc, secret) from None
-        return UpdateResponse(properties=wrap(outputs, _output_secrets(secret)))
+            return UpdateResponse(properties=wrap({**kept, **news}, secrets.outputs()))
+        outputs = await self._run(
+            request.urn,
+            secrets,
+            lambda: self._core.update(
+                request.resource_id, olds, news, timeout=request.timeout or None, cancel=self._cancel
+            ),
+        )
+        return UpdateResponse(properties=wrap(outputs, secrets.outputs()))
 
     async def delete(self, request: DeleteRequest) -> None:
-        outputs, _ = unwrap(request.properties)
+        outputs, secret = unwrap(request.properties)
         await self._run(
             request.urn,
+            self._secrets((outputs, secret)),
             lambda: self._core.delete(
                 request.resource_id, outputs, timeout=request.timeout or None, cancel=self._cancel
             ),
@@ -260,14 +306,14 @@ class FireworksProvider(Provider):
         # Every wait in flight wakes and fails with what the next `up` (or `destroy`) will do.
         self._cancel.set()
 
-    @staticmethod
-    def _init_failed(exc: Incomplete, secret: set[str]) -> InitFailed:
-        return InitFailed(
-            exc.resource_id,
-            wrap(exc.outputs, _output_secrets(secret)),
-            [str(exc)],
-            wrap(exc.inputs, secret),
-        )
+
+def _init_failed(exc: Incomplete, secrets: Secrets) -> InitFailed:
+    return InitFailed(
+        exc.resource_id,
+        wrap(exc.outputs, secrets.outputs()),
+        [secrets.scrub(str(exc))],
+        wrap(exc.inputs, set(secrets.paths)),
+    )
 
 
 def _engine_log(urn: str) -> Callable[[Severity, str], None]:
