@@ -321,10 +321,22 @@ class ClusterLifecycle:
                 "clusterId, so this one was not submitted and nothing was recorded for it. Remove one of them, or give "
                 "it another clusterId."
             )
-        seconds, _ = self._deadline("create", timeout)
+        seconds, source = self._deadline("create", timeout)
         deadline = time.monotonic() + seconds
         with _explained(f"creating {name} failed", retry):
-            submitted = self._submit(client, inputs, token, deadline, cancel)
+            try:
+                submitted = self._submit(client, inputs, token, deadline, cancel)
+            except (WaitTimeout, WaitCancelled) as exc:  # only a cluster on its way out is waited on before the POST
+                why = (
+                    f"the create's deadline ({seconds:g}s, {source}) ran out"
+                    if isinstance(exc, WaitTimeout)
+                    else ("the operation was cancelled")
+                )
+                raise LifecycleError(
+                    f"{name} was not created: a cluster with this name was still {exc.last_state or 'DELETING'} "
+                    f"(being deleted) when {why}. Nothing was recorded in the stack; the next `pulumi up` creates it "
+                    "once the old one is gone."
+                ) from None
             cluster = self._wait_ready(client, inputs, name, "create", timeout, cancel, seen=submitted)
         outputs = self._outputs(inputs, cluster)
         if report is not None:  # what the submission's checks found: a first refresh then shows no change
@@ -708,10 +720,10 @@ class ClusterLifecycle:
         if holder is not None:
             raise LifecycleError(
                 f"{resource_id} was not deleted: {holder}, so deleting it here would take that resource's cluster "
-                "with it. Nothing was deleted, and the resource being deleted stays in the stack. If you renamed the "
-                "resource or moved it to another parent, add `aliases=[...]` with its old name (or URN) so one "
-                "resource keeps the cluster; to keep the cluster and forget only this one, run `pulumi state delete "
-                "<its URN>`."
+                "with it. Nothing was deleted, and the resource being deleted stays in the stack. To keep the cluster "
+                "with the other resource, forget this one: `pulumi state delete <its URN>`. (To rename a resource "
+                "or move it to another parent, give the new one `aliases=[...]` with the old name: then one "
+                "resource keeps the cluster and nothing is left to delete.)"
             )
         self._guard_endpoint(resource_id, outputs, "delete")
         client = self._client()

@@ -132,14 +132,19 @@ class Secrets:
 
 
 def _strings_at(props: Mapping[str, Any], paths: set[str]) -> list[str]:
-    found = []
+    """The secret strings at `paths`, with the parts of an ARN that messages quote on their own (a role's name and
+    path: the preflight says `role 'inference-prod' does not exist`)."""
+    found: list[str] = []
     for path in paths:
         value = spec.get_path(props, path)
-        if isinstance(value, str) and value:
-            found.append(value)
-        elif isinstance(value, Mapping):
-            found.extend(v for v in value.values() if isinstance(v, str) and v)
-    return found
+        values = [value] if isinstance(value, str) else list(value.values()) if isinstance(value, Mapping) else []
+        for v in values:
+            if isinstance(v, str) and v:
+                found.append(v)
+                if v.startswith("arn:") and "/" in v:
+                    resource = v.split(":", 5)[-1]  # role/path/name
+                    found += [resource, resource.split("/", 1)[-1], resource.rsplit("/", 1)[-1]]
+    return [v for v in found if len(v) >= 3]
 
 
 class FireworksProvider(Provider):

@@ -967,8 +967,17 @@ class Engine:
         return None
 
     def _wanted(self, desired: Sequence[Desired]) -> set[str]:
-        """URNs the program still claims, its aliases included: the engine deletes none of them."""
-        return {u for d in desired for u in (self.stack.urn(d.type_, d.name), *self._alias_urns(d))}
+        """URNs the program still claims: its own, and the alias through which the engine found its entry. An alias
+        counts only when the resource's own URN has no entry: the engine looks the URN up first and records an alias
+        only when it matched through it (step_generator.go getOldResource), so an entry under an alias of a resource
+        found by its own URN is deleted like any other left-over."""
+        wanted: set[str] = set()
+        for d in desired:
+            own = self.stack.urn(d.type_, d.name)
+            wanted.add(own)
+            if self.stack.find(own) is None:
+                wanted.update(next(([u] for u in self._alias_urns(d) if self.stack.find(u) is not None), []))
+        return wanted
 
     def _pending_warning(self, plan: Plan) -> None:
         ops = self.stack.pending_operations

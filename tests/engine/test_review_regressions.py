@@ -1,0 +1,611 @@
+"""Regression tests for the adversarial review's findings (F1-F15, harness notes H1-H2), played through the real
+provider servers in the engine's order against the emulator. Each test names its finding and asserts what the
+product must do: no lost, co-owned or silently replaced cluster, the right message and way out, no secret in
+outputs, messages or logs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulumi_fwcluster.client import Cluster, FireworksClient
+from pulumi_fwcluster.spec import NATIVE_TYPE
+from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
+from pulumi_fwcluster.testing.engine import CustomTimeouts, Desired, Engine, Secret, Stack
+from tests.engine.enginehelpers import (
+    ACCOUNT,
+    API_KEY,
+    AWS_ACCOUNT,
+    DOORS,
+    INFERENCE,
+    Door,
+    cluster,
+    provisioning_until_posts,
+)
+from tests.engine.test_cluster_preflight import broken_role, byoc
+
+NAME = f"accounts/{ACCOUNT}/clusters/prod-use1"
+
+
+def client_for(fw: EmulatorHandle) -> FireworksClient:
+    return FireworksClient(api_key=API_KEY, account_id=ACCOUNT, base_url=fw.base_url)
+
+
+def mutating(fw: EmulatorHandle, since: int = 0) -> list[str]:
+    return [f"{r.method} {r.path.rsplit('/', 1)[-1]}" for r in fw.backend.requests[since:] if r.method != "GET"]
+
+
+def said(engine: Engine) -> str:
+    """Everything the provider told the user: the dynamic server's stderr and the native plugin's engine logs."""
+    return engine.stderr + "\n".join(entry.message for entry in engine.logs)
+
+
+def state_delete(engine: Engine, name: str) -> None:
+    """`pulumi state delete <URN>`: forget a resource without touching the cluster."""
+    engine.stack.remove(engine.stack.get(name))
+    engine.stack.save()
+
+
+def seed(fw: EmulatorHandle, desired: Desired) -> None:
+    """A cluster made outside this stack, with the program's spec."""
+    client_for(fw).create("prod-use1", Cluster(display_name="Prod", eks_cluster=dict(desired.props["eksCluster"])))
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@contextmanager
+def deleting_until_posts(backend: Backend, posts: int) -> Iterator[None]:
+    """Deletes take their time (minutes in real life) until the emulator has answered `posts` POSTs and a GET after
+    the last of them (the create's look-up that meets the DELETING cluster), then finish at once."""
+    backend.delete_delay = 3600.0
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.02):
+            methods = [r.method for r in backend.requests]
+            seen = [i for i, m in enumerate(methods) if m == "POST"]
+            if len(seen) >= posts and "GET" in methods[seen[posts - 1] + 1 :]:
+                backend.delete_delay = 0.0
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def native_byoc(eks: dict[str, str], **overrides: Any) -> Desired:
+    desired = byoc(eks, **overrides)
+    desired.provider, desired.type_ = None, NATIVE_TYPE
+    return desired
+
+
+# -- F1: a rename after an adoption ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_rename_without_alias_while_adopt_existing_is_set_never_deletes_the_cluster(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F1: the new URN adopts (adopt_existing), and the old URN's delete must then be refused."""
+    engine = make_engine(door=door)
+    assert engine.up([cluster("prod", door=door, adopt_existing=True)]).ok
+    created = client_for(fireworks).get("prod-use1").create_time
+    before = len(fireworks.backend.requests)
+
+    renamed = [cluster("prod-renamed", door=door, adopt_existing=True)]  # the alias forgotten
+    plan = engine.up(renamed)
+    assert not plan.ok and plan.step("prod-renamed").ok, plan.render()
+    message = plan.errors[0].error_message
+    assert "was not deleted" in message and "aliases=[...]" in message and "pulumi state delete" in message
+    assert mutating(fireworks, before) == ["POST clusters"]  # the create met the cluster (409); no DELETE
+    assert fireworks.backend.cluster_names() == [NAME]
+    assert client_for(fireworks).get("prod-use1").create_time == created
+
+    # The way out the message gives: forget the old URN. Then one resource holds the cluster, and the next run is clean.
+    state_delete(engine, "prod")
+    before = len(fireworks.backend.requests)
+    again = engine.up(renamed)
+    assert again.ok and again.ops() == {"prod-renamed": "same"}, again.render()
+    assert mutating(fireworks, before) == [] and [r.name for r in engine.stack.resources] == ["prod-renamed"]
+
+
+# -- F2 / H1: `pulumi up --replace` ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_targeted_replace_that_creates_first_is_refused_with_delete_before_replace_as_the_way_out(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F2 (and H1, the harness's `up(replace=...)`): --replace creates first; it must not adopt-then-delete, and the
+    refusal must not point at adopt_existing."""
+    engine = make_engine(door=door)
+    assert engine.up([cluster(door=door)]).ok
+    created = client_for(fireworks).get("prod-use1").create_time
+    before = len(fireworks.backend.requests)
+
+    for adopt in (False, True):  # before the fix: refused pointing at adopt_existing; with it, adopted then deleted
+        plan = engine.up([cluster(door=door, adopt_existing=adopt)], replace=["prod"])
+        step = plan.step("prod")
+        assert not plan.ok and step.op == "replace" and not step.delete_before_replace, plan.render()
+        assert "delete_before_replace=True" in step.error_message and "nothing was changed" in step.error_message
+        assert "adopt_existing=True" not in step.error_message
+    assert mutating(fireworks, before) == ["POST clusters", "POST clusters"]  # each met the cluster (409)
+    assert fireworks.backend.cluster_names() == [NAME]
+    assert client_for(fireworks).get("prod-use1").create_time == created
+    assert [(r.id, r.pending_delete) for r in engine.stack.resources] == [(NAME, False)]
+
+    # The way out works: deleting first replaces the cluster (a new one, same name), and the stack records it.
+    first = cluster(door=door, adopt_existing=True)
+    first.delete_before_replace = True
+    before = len(fireworks.backend.requests)
+    done = engine.up([first], replace=["prod"])
+    assert done.ok and done.step("prod").delete_before_replace, done.render()
+    assert mutating(fireworks, before) == ["DELETE prod-use1", "POST clusters"]
+    live = client_for(fireworks).get("prod-use1")
+    assert live.state == "READY" and live.create_time != created
+    assert [(r.id, r.outputs["createTime"]) for r in engine.stack.resources] == [(NAME, live.create_time)]
+
+
+# -- F3: one clusterId declared twice in one program -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_two_resources_declaring_one_cluster_id_never_both_record_it(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F3: parallel creates of one clusterId: one is refused, so removing the copy later deletes nothing."""
+    engine = make_engine(door=door)
+    plan = engine.up([cluster("prod", door=door), cluster("prod-copy", door=door)], parallel=True)
+    refused = [s for s in plan.steps if not s.ok]
+    assert len(refused) == 1, plan.render()
+    assert "is being created by another resource of this `pulumi up`" in refused[0].error_message
+    assert mutating(fireworks) == ["POST clusters"]  # the copy was never submitted
+    kept = [r.name for r in engine.stack.resources]
+    assert len(kept) == 1 and engine.stack.get(kept[0]).id == NAME and refused[0].name not in kept
+
+    before = len(fireworks.backend.requests)
+    fixed = engine.up([cluster(kept[0], door=door)])  # "oops, remove the copy"
+    assert fixed.ok and fixed.ops() == {kept[0]: "same"}, fixed.render()
+    assert mutating(fireworks, before) == [] and fireworks.backend.cluster_names() == [NAME]
+
+
+# -- F4: a create that timed out, then a rename ----------------------------------------------------------------
+
+
+def test_rename_after_a_create_timeout_never_deletes_the_cluster_rule_b_adopted(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """F4: native create timeout (recorded CREATING), rename without alias: rule (b) adopts, the delete is refused."""
+    engine = make_engine(door="native")
+    slow = cluster("prod", door="native")
+    slow.custom_timeouts = CustomTimeouts(create="1s")
+    with provisioning_until_posts(fireworks.backend, posts=2):
+        first = engine.up([slow])
+        assert not first.ok and engine.stack.get("prod").outputs["state"] == "CREATING", first.render()
+        before = len(fireworks.backend.requests)
+        plan = engine.up([cluster("prod-renamed", door="native")])  # no alias, no adopt_existing
+    assert not plan.ok and plan.step("prod-renamed").ok, plan.render()
+    message = plan.errors[0].error_message
+    assert plan.errors[0].op == "delete" and "was not deleted" in message and "pulumi state delete" in message
+    assert mutating(fireworks, before) == ["POST clusters"]
+    assert fireworks.backend.cluster_names() == [NAME] and client_for(fireworks).get("prod-use1").state == "READY"
+
+    state_delete(engine, "prod")
+    again = engine.up([cluster("prod-renamed", door="native")])
+    assert again.ok and again.ops() == {"prod-renamed": "same"}, again.render()
+    assert engine.destroy().ok and fireworks.backend.cluster_names() == []
+
+
+# -- F5: `up` through another environment's endpoint -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_up_through_another_endpoint_never_re_records_a_different_cluster_with_the_same_name(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F5: a staging cluster with the same name and another spec is not ours: refused, and destroy never reaches it."""
+    engine = make_engine(door=door)
+    assert engine.up([cluster(door=door)]).ok
+    with serve(Backend(api_keys={API_KEY: None}, provision_delay=0)) as staging:
+        other = {"awsAccountId": "210987654321", "region": "eu-west-1", "clusterName": "staging"}
+        FireworksClient(api_key=API_KEY, account_id=ACCOUNT, base_url=staging.base_url).create(
+            "prod-use1", Cluster(display_name="Staging", eks_cluster=other)
+        )
+        wrong = make_engine(door=door, **{"fireworks:baseUrl": staging.base_url})
+        wrong.stack = Stack(path=engine.stack.path)
+        before = len(staging.backend.requests)
+
+        plan = wrong.up([cluster(door=door)])
+        message = plan.step("prod").error_message
+        assert not plan.ok and "is another cluster with the same name" in message, plan.render()
+        assert "its spec differs" in message and "nothing was changed" in message
+        assert "Set fireworks:baseUrl back" in message
+        assert Stack(path=engine.stack.path).get("prod").outputs["endpoint"] == fireworks.base_url
+        assert not wrong.destroy().ok  # the guard still stands
+        assert mutating(staging, before) == [] and staging.backend.cluster_names() == [NAME]
+    assert fireworks.backend.cluster_names() == [NAME]
+    assert Stack(path=engine.stack.path).get("prod").id == NAME
+
+
+# -- F6: the name reused by another stack ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_stale_stack_never_deletes_a_newer_cluster_that_reuses_the_name(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door, tmp_path: Path
+) -> None:
+    """F6: A's cluster was deleted by hand, B made its own with the same id: A's refresh and destroy leave it alone."""
+    stale = make_engine(door=door)
+    assert stale.up([cluster(door=door)]).ok
+    recorded = stale.stack.get("prod").outputs["createTime"]
+    fireworks.backend.delete_delay = 0.0
+    client_for(fireworks).delete("prod-use1")  # by hand; A is not refreshed
+    assert fireworks.backend.cluster_names() == []
+    assert make_engine(door=door).up([cluster(door=door)]).ok  # stack B
+    newer = client_for(fireworks).get("prod-use1").create_time
+    assert newer != recorded
+
+    assert stale.stack.path is not None
+    copy = make_engine(door=door)  # A's state, refreshed (a copy, so the destroy below still has the record)
+    copy.stack = Stack(path=shutil.copy(stale.stack.path, tmp_path / "copy.json"))
+    refreshed = copy.refresh()
+    assert refreshed.ok and refreshed.ops() == {"prod": "refresh-delete"}, refreshed.render()
+    assert "another cluster now has its name" in said(copy)
+
+    before = len(fireworks.backend.requests)
+    destroyed = stale.destroy()
+    assert destroyed.ok, destroyed.render()
+    assert "was left alone" in said(stale)
+    assert mutating(fireworks, before) == []
+    assert fireworks.backend.cluster_names() == [NAME] and client_for(fireworks).get("prod-use1").create_time == newer
+
+
+# -- F7: two stacks whose `up`s overlap while CREATING (documented limitation) ---------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_two_stacks_whose_ups_overlap_while_creating_both_record_the_cluster_and_the_warning_says_so(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F7, not fixed (README "Rule (b) cannot tell ..."): documents today's behaviour, so a change to it shows here."""
+    first, second = make_engine(door=door), make_engine(door=door)
+    adopting = "matches this resource and is still CREATING"
+    fireworks.backend.provision_delay = 3600.0
+    plans: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: plans.setdefault("first", first.up([cluster(door=door)])))
+    runner.start()
+    try:
+        wait_until(lambda: fireworks.backend.cluster_names() == [NAME], "the first stack's POST")
+
+        def finish_when_adopted() -> None:  # provisioning ends only after the second stack chose to adopt
+            wait_until(lambda: adopting in said(second), "the second stack's adoption")
+            fireworks.backend.provision_delay = 0.0
+
+        finisher = threading.Thread(target=finish_when_adopted, daemon=True)
+        finisher.start()
+        plans["second"] = second.up([cluster(door=door)])
+        finisher.join()
+    finally:
+        fireworks.backend.provision_delay = 0.0
+        runner.join()
+    assert plans["first"].ok and plans["second"].ok, plans["first"].render() + plans["second"].render()
+    assert first.stack.get("prod").id == NAME and second.stack.get("prod").id == NAME  # two owners
+    assert "If another stack is creating it right now, it now has two owners" in said(second)
+    assert mutating(fireworks) == ["POST clusters", "POST clusters"]
+    assert fireworks.backend.cluster_names() == [NAME]
+
+
+# -- F8: import of a cluster with a value Fireworks assigned ---------------------------------------------------
+
+
+def test_import_of_a_cluster_with_an_assigned_pool_provider_plans_no_replacement_with_the_same_program(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """F8: `pulumi import` then the very program: no change; writing the assigned value down is checked, not replaced."""
+    fireworks.backend.assign_pool_provider = True
+    program = cluster(door="native")
+    seed(fireworks, program)
+    assigned = (client_for(fireworks).get("prod-use1").eks_cluster or {})["workloadIdentityPoolProviderId"]
+    engine = make_engine(door="native")
+    assert engine.import_(program, NAME).ok
+    assert "workloadIdentityPoolProviderId" not in engine.stack.get("prod").inputs["eksCluster"]
+    preview = engine.preview([program])
+    assert preview.ops() == {"prod": "same"}, preview.render()
+    assert engine.up([program]).ops() == {"prod": "same"}
+
+    option = cluster(door="native")  # the import_= resource option, in a fresh stack
+    option.import_id = NAME
+    fresh = make_engine(door="native")
+    before = len(fireworks.backend.requests)
+    imported = fresh.up([option])
+    assert imported.ok and mutating(fireworks, before) == [], imported.render()
+
+    # Writing a value down where Fireworks assigned one is an update that checks it, never a replacement.
+    before = len(fireworks.backend.requests)
+    wrong = cluster(door="native", workload_identity_pool_provider_id="acme-other")
+    assert engine.preview([wrong]).step("prod").replaces == []
+    refused = engine.up([wrong])
+    message = refused.step("prod").error_message
+    assert not refused.ok and f"Fireworks assigned {assigned!r}" in message and "nothing was changed" in message
+    written = cluster(door="native", workload_identity_pool_provider_id=assigned)
+    plan = engine.preview([written])
+    assert plan.ops() == {"prod": "update"} and plan.step("prod").replaces == [], plan.render()
+    assert engine.up([written]).ok and engine.preview([written]).ops() == {"prod": "same"}
+    assert mutating(fireworks, before) == [] and fireworks.backend.cluster_names() == [NAME]
+
+
+# -- F9: state from 0.1.0 (no endpoint) ------------------------------------------------------------------------
+
+
+def test_state_without_an_endpoint_never_calls_a_cluster_gone_at_another_endpoint(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """F9 (dynamic door: 0.1.0 had no other): refresh and destroy through another endpoint refuse the 404."""
+    engine = make_engine()
+    assert engine.up([cluster()]).ok
+    engine.stack.get("prod").outputs.pop("endpoint")  # what 0.1.0 recorded
+    engine.stack.save()
+    with serve(Backend(api_keys={API_KEY: None})) as elsewhere:  # the same key is valid there; the cluster is not
+        wrong = make_engine(**{"fireworks:baseUrl": elsewhere.base_url})
+        wrong.stack = Stack(path=engine.stack.path)
+        for plan in (wrong.refresh(), wrong.destroy()):
+            message = plan.step("prod").error_message
+            assert not plan.ok and "was recorded by an earlier version" in message, plan.render()
+            assert "nothing was changed" in message and "set it back and run `pulumi refresh`" in message
+            assert "pulumi state delete" in message
+        assert elsewhere.backend.cluster_names() == []
+    assert Stack(path=engine.stack.path).get("prod").id == NAME and fireworks.backend.cluster_names() == [NAME]
+
+    # The way out: a refresh at the right endpoint records it, and from then on the endpoint guard applies.
+    right = make_engine()
+    right.stack = Stack(path=engine.stack.path)
+    assert right.refresh().ok and right.stack.get("prod").outputs["endpoint"] == fireworks.base_url
+
+
+# -- F10: secrets through the native door ----------------------------------------------------------------------
+
+
+def test_a_secret_role_and_a_secret_base_url_stay_secret_in_every_output(
+    fireworks: EmulatorHandle, aws: dict[str, Any], make_engine: Callable[..., Engine]
+) -> None:
+    """F10 (outputs): awsFindings quoting a secret role, and the endpoint from a secret baseUrl, are secret."""
+    role = broken_role(aws["eks"])
+    engine = make_engine(
+        aws["env"],
+        door="native",
+        **{"fireworks:preflight": "warn", "fireworks:baseUrl": Secret(fireworks.base_url)},
+    )
+    desired = native_byoc(aws["eks"])
+    desired.props["eksCluster"]["inferenceRole"] = Secret(role)
+    plan = engine.up([desired])
+    assert plan.ok, plan.render()
+    state = engine.stack.get("prod")
+    assert {"awsFindings", "endpoint", "eksCluster.inferenceRole"} <= set(state.secret_outputs)
+    assert state.outputs["awsFindings"]  # the finding is there, and secret
+    plain = {k: v for k, v in state.outputs.items() if k not in state.secret_outputs and k != "eksCluster"}
+    assert role.rsplit("/", 1)[-1] not in json.dumps(plain) and fireworks.base_url not in json.dumps(plain)
+    assert role not in json.dumps([entry.message for entry in engine.logs])
+
+
+@pytest.mark.parametrize("mode", ["warn", "enforce"])
+def test_a_secret_role_arn_never_reaches_logs_or_check_failures(
+    fireworks: EmulatorHandle, aws: dict[str, Any], make_engine: Callable[..., Engine], mode: str
+) -> None:
+    """F10 (messages): a secret role ARN, or its role name, appears in no log line and no check failure."""
+    role = broken_role(aws["eks"])
+    secret_name = role.rsplit("/", 1)[-1]
+    engine = make_engine(aws["env"], door="native", **{"fireworks:preflight": mode})
+    desired = native_byoc(aws["eks"])
+    desired.props["eksCluster"]["inferenceRole"] = Secret(role)
+    plan = engine.up([desired])
+    if mode == "warn":
+        assert plan.ok and engine.refresh().ok, plan.render()
+    else:
+        assert not plan.ok and plan.step("prod").failures, plan.render()
+    told = said(engine) + json.dumps(plan.step("prod").failures) + (plan.step("prod").error or "")
+    assert "inferenceRole" in told  # the finding is reported ...
+    assert secret_name not in told  # ... without the secret
+
+
+# -- F11: the endpoint guard and the old half of a create-first replacement -------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_old_half_of_a_replacement_at_another_endpoint_gives_the_way_out_that_finishes_it(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F11: the old cluster's delete is refused with "set baseUrl back for this run", which then finishes it;
+    spellings differing only in case and trailing slash are one endpoint. (`localhost` is another host name: the
+    guard does not resolve names, so it stays a different endpoint.)"""
+    engine = make_engine(door=door)
+    assert engine.up([cluster(door=door)]).ok
+    moved = make_engine(door=door, **{"fireworks:baseUrl": fireworks.base_url.replace("127.0.0.1", "localhost")})
+    moved.stack = Stack(path=engine.stack.path)
+    renamed_id = [cluster(door=door, cluster_id="prod-use1b")]  # create first, delete the old one last
+
+    plan = moved.up(renamed_id)
+    failed = plan.errors
+    assert not plan.ok and len(failed) == 1 and failed[0].op in ("replace", "delete"), plan.render()
+    message = failed[0].error_message
+    assert "old half of a replacement" in message and "set fireworks:baseUrl back for this run" in message
+    assert "run `pulumi up` first" not in message  # `up` can never re-record a cluster that is being deleted
+    assert fireworks.backend.cluster_names() == [NAME, NAME + "b"]
+
+    engine.stack = Stack(path=engine.stack.path)  # the recorded endpoint, as the message says
+    done = engine.up(renamed_id)
+    assert done.ok, done.render()
+    assert fireworks.backend.cluster_names() == [NAME + "b"]
+    assert [(r.id, r.outputs["endpoint"]) for r in engine.stack.resources] == [(NAME + "b", fireworks.base_url)]
+
+    respelled = make_engine(door=door, **{"fireworks:baseUrl": fireworks.base_url.replace("http", "HTTP") + "/"})
+    respelled.stack = Stack(path=engine.stack.path)
+    assert respelled.preview(renamed_id).ops() == {"prod": "same"}
+    assert respelled.destroy().ok and fireworks.backend.cluster_names() == []
+
+
+# -- F12: a FAILED create, fixed and run again while the cluster is still being deleted ------------------------
+
+
+def test_a_failed_create_says_deletion_was_requested_and_the_fixed_up_waits_for_it_to_go(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """F12 (dynamic door, which records nothing of a FAILED create): honest message, then `up` waits out DELETING."""
+    fireworks.backend.fail_provisioning("prod-use1", "inference role cannot be assumed")
+    engine = make_engine()
+    with deleting_until_posts(fireworks.backend, posts=2):
+        first = engine.up([cluster(inference_role=f"arn:aws:iam::{AWS_ACCOUNT}:role/typo")])
+        message = first.step("prod").error_message
+        assert not first.ok and "Its deletion was requested" in message, first.render()
+        assert "It was deleted" not in message and "Nothing was recorded" in message
+        assert client_for(fireworks).get("prod-use1").state == "DELETING"
+
+        fixed = engine.up([cluster()])  # "fix the cause and run `pulumi up`": meets the cluster still DELETING
+    assert fixed.ok, fixed.render()
+    assert mutating(fireworks) == ["POST clusters", "DELETE prod-use1", "POST clusters", "POST clusters"]
+    live = client_for(fireworks).get("prod-use1")
+    assert live.state == "READY" and (live.eks_cluster or {})["inferenceRole"] == INFERENCE
+    assert engine.stack.get("prod").outputs["createTime"] == live.create_time
+
+
+# -- F13: a lost POST reply, Fireworks' clock behind ours ------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_lost_create_reply_adopts_its_own_cluster_when_fireworks_clock_is_ten_minutes_behind(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F13: the lost reply is judged on Fireworks' clock (Date header), so this create's own cluster is kept."""
+    fireworks.backend.clock_skew = -600.0  # its timestamps and its Date header alike
+    fireworks.backend.provision_delay = 0.0  # READY by the follow-up look-up
+    fireworks.backend.drop_response_next(method="POST")
+    engine = make_engine(door=door)
+    plan = engine.up([cluster(door=door)])
+    assert plan.ok, plan.render()
+    assert "the reply to this create was lost; continuing with the cluster it made" in said(engine)
+    assert mutating(fireworks) == ["POST clusters"] and fireworks.backend.cluster_names() == [NAME]
+    assert engine.stack.get("prod").outputs["createTime"] == client_for(fireworks).get("prod-use1").create_time
+
+
+# -- F14: a create that meets a DELETING cluster honours its deadline and Cancel --------------------------------
+
+
+def _deleting(fw: EmulatorHandle, desired: Desired) -> None:
+    fw.backend.provision_delay = 0.0
+    seed(fw, desired)
+    fw.backend.delete_delay = 3600.0
+    client_for(fw).delete("prod-use1")
+
+
+def _waits_out_deleting(door: Door, make_engine: Callable[..., Engine]) -> tuple[Engine, Desired]:
+    if door == "native":
+        desired = cluster(door=door)
+        desired.custom_timeouts = CustomTimeouts(create="1s")
+        return make_engine(door=door), desired
+    return make_engine(**{"fireworks:createTimeout": "1s"}), cluster()
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_create_meeting_a_deleting_cluster_stops_at_its_deadline_and_on_cancel(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F14: customTimeouts.create (native) / fireworks:createTimeout and Cancel end the wait for DELETING."""
+    engine, desired = _waits_out_deleting(door, make_engine)
+    _deleting(fireworks, desired)
+    started = time.monotonic()
+    plan = engine.up([desired])
+    assert not plan.ok and time.monotonic() - started < 8, plan.render()
+    assert engine.stack.resources == [] and client_for(fireworks).get("prod-use1").state == "DELETING"
+
+    if door == "native":
+        desired.custom_timeouts = None  # no deadline to speak of: only Cancel ends this one
+        before = len(fireworks.backend.requests)
+
+        def cancel_once_waiting() -> None:  # Ctrl-C once the create has met the DELETING cluster
+            wait_until(lambda: "POST" in [r.method for r in fireworks.backend.requests[before:]], "the POST")
+            engine.cancel()
+
+        canceller = threading.Thread(target=cancel_once_waiting)
+        canceller.start()
+        started = time.monotonic()
+        cancelled = engine.up([desired])
+        canceller.join()
+        assert not cancelled.ok and time.monotonic() - started < 8, cancelled.render()
+        assert engine.stack.resources == []
+
+    fireworks.backend.delete_delay = 0.0  # gone now: the next `up` creates it anew
+    again = engine.up([desired])
+    assert again.ok and client_for(fireworks).get("prod-use1").state == "READY", again.render()
+    assert mutating(fireworks).count("DELETE prod-use1") == 1  # only the seed's: the provider never deleted
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_create_that_times_out_waiting_for_a_deleting_cluster_says_what_happened_and_what_next(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F14 (message): the error names the DELETING cluster, the deadline's setting and what the next `up` does."""
+    engine, desired = _waits_out_deleting(door, make_engine)
+    _deleting(fireworks, desired)
+    plan = engine.up([desired])
+    assert not plan.ok
+    message = plan.step("prod").error_message
+    setting = "customTimeouts.create" if door == "native" else "fireworks:createTimeout"
+    assert "DELETING" in message and setting in message and "pulumi up" in message, plan.step("prod").error
+    assert "Unexpected" not in (plan.step("prod").error or "")
+
+
+# -- F15: a 503 on the POST that provably created nothing ------------------------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_a_create_whose_post_met_one_503_and_created_nothing_is_sent_again(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """F15: the follow-up look-up proves the POST was not applied, so it is re-sent and `up` succeeds."""
+    fireworks.backend.fail_next(1, 503, method="POST")
+    engine = make_engine(door=door)
+    plan = engine.up([cluster(door=door)])
+    assert plan.ok, plan.render()
+    assert [(r.method, r.status) for r in fireworks.backend.requests if r.method == "POST"] == [
+        ("POST", 503),
+        ("POST", 200),
+    ]
+    assert "sending the create again" in said(engine)
+    assert fireworks.backend.cluster_names() == [NAME] and engine.stack.get("prod").outputs["state"] == "READY"
+
+
+# -- H2: an `import_` whose program would replace the cluster --------------------------------------------------
+
+
+def test_an_import_option_whose_program_differs_in_a_replacing_field_changes_nothing(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """H2: the engine refuses to replace a resource that still says `import_`; the cluster is never touched."""
+    seed(fireworks, cluster(door="native"))
+    wanted = cluster(door="native", region="us-west-2")
+    wanted.import_id = NAME
+    engine = make_engine(door="native")
+    before = len(fireworks.backend.requests)
+    plan = engine.up([wanted])
+    assert not plan.ok, plan.render()
+    refusal = "previously-imported resources that still specify an ID may not be replaced"
+    assert refusal in (plan.step("prod").error or "")
+    assert mutating(fireworks, before) == []
+    live = client_for(fireworks).get("prod-use1")
+    assert live.state == "READY" and (live.eks_cluster or {})["region"] == "us-east-1"
