@@ -31,8 +31,8 @@ class Ledger:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def checked(self, name: str, *, had_olds: bool) -> None:
-        """A Check of a resource that declares `name`. A second Check with no old inputs, after one with them, is
-        the engine re-checking a replacement."""
+        """A Check of a resource that declares `name`; `had_olds` when its old inputs declared the same name. A
+        second Check without them, after one with them, is the engine re-checking a replacement that keeps it."""
         with self._lock:
             self.declared.add(name)
             if had_olds:

@@ -215,7 +215,8 @@ class ClusterLifecycle:
             failures.insert(0, spec.Failure("accountId", _MISSING_ACCOUNT))
         declared = _known_name(inputs, is_unknown)
         if declared is not None:
-            self._ledger.checked(declared, had_olds=bool(olds.get("clusterId")))
+            # "Checked with old inputs" means the same resource under the same name; a new clusterId is a new name.
+            self._ledger.checked(declared, had_olds=_known_name(olds, is_unknown) == declared)
         if not failures and self._needs_preflight(olds, inputs, is_unknown):
             failures.extend(self._blocking(self._preflight(inputs["eksCluster"])))
         return Checked(inputs, failures)

@@ -135,3 +135,15 @@ def test_check_failures_name_the_same_paths_without_a_request(
         "eksCluster.region",
     ]
     assert fireworks.backend.requests == []
+
+
+def test_a_new_cluster_id_whose_create_reply_is_lost_still_replaces(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    # Found by the lifecycle model: the Check of the new id once looked like a replacement that keeps its name.
+    engine = make_engine(door=door)
+    assert engine.up([cluster(door=door)]).ok
+    fireworks.backend.drop_response_next(method="POST")
+    plan = engine.up([cluster(door=door, cluster_id="prod-use1-b")])
+    assert plan.ok and not plan.step("prod").delete_before_replace, plan.render()
+    assert fireworks.backend.cluster_names() == [f"accounts/{ACCOUNT}/clusters/prod-use1-b"]
