@@ -46,9 +46,11 @@ Op = Literal["create", "update", "delete"]
 
 PROVISIONING = ("CREATING", "STATE_UNSPECIFIED")
 PREFLIGHT_REUSE_SECONDS = 60.0
-# A lost POST reply adopts the cluster it finds only if that cluster is no older than the POST, give or take
-# this much clock difference between us and Fireworks: an older one existed before, and is someone else's.
-CLOCK_SKEW_SECONDS = 300.0
+# A lost POST reply adopts the cluster it finds only if that cluster is no older than the POST: an older one existed
+# before, and is someone else's. Both times are on Fireworks' clock (the POST's through the Date header, which, floored
+# to the second and read after the reply, can only make the POST look earlier), so the margin covers nothing but clock
+# differences between Fireworks' own servers. Kept small: any cluster created within it counts as this create's.
+LOST_REPLY_MARGIN_SECONDS = 2.0
 CONFIG_KEYS = tuple(s.config_key for s in SETTINGS if s.config_key)
 CALL_LOG: ContextVar[Log | None] = ContextVar("fwcluster_call_log", default=None)
 """Where this call's messages go, when its door can attach them to the resource (the native plugin sets it per
@@ -381,11 +383,11 @@ class ClusterLifecycle:
                 continue
             if outcome.confirmed:
                 return outcome.cluster
-            # The reply was lost. The time of the POST, on Fireworks' clock (the follow-up look-up's Date header).
-            offset = client.server_clock_offset or 0.0
-            return self._take_over(
-                client, inputs, outcome.cluster, token, deadline, cancel, lost_reply=started + offset
-            )
+            # The reply was lost. The time of the POST, on Fireworks' clock (the follow-up look-up's Date header);
+            # with no Date header the two clocks cannot be compared, and only the CREATING rule may adopt.
+            offset = client.server_clock_offset
+            sent = None if offset is None else started + offset
+            return self._take_over(client, inputs, outcome.cluster, token, deadline, cancel, lost_reply=sent)
 
     def _take_over(
         self,
@@ -423,7 +425,7 @@ class ClusterLifecycle:
                 "the clusterId must delete first: set `delete_before_replace=True` in the resource's options (what "
                 "`pulumi up --replace` needs), then run it again."
             )
-        if lost_reply is not None and _created_since(existing, lost_reply - CLOCK_SKEW_SECONDS):
+        if lost_reply is not None and _created_since(existing, lost_reply - LOST_REPLY_MARGIN_SECONDS):
             self._log(
                 "warning", f"{existing.name}: the reply to this create was lost; continuing with the cluster it made"
             )

@@ -790,6 +790,14 @@ class Engine:
         replace = changed and (bool(step.replaces) or any(k.endswith("_REPLACE") for k in detailed.values()))
         return changed, replace, bool(resp.deleteBeforeReplace)
 
+    def _create_and_add(self, conn: _Conn, step: Step, news: Mapping[str, Any], timeouts: Mapping[str, float]) -> None:
+        try:
+            self.stack.add(self._create(conn, step, news, timeouts))
+        except _PartialFailure as partial:
+            # a create that failed after the resource existed still records it, with its init errors
+            self.stack.add(partial.state)
+            raise
+
     def _create(
         self, conn: _Conn, step: Step, news: Mapping[str, Any], timeouts: Mapping[str, float], *, preview: bool = False
     ) -> ResourceState:
@@ -1091,11 +1099,7 @@ class Engine:
                 if conn.flags.supports_preview:
                     self._create(conn, step, news, timeouts, preview=True)
                 return
-            try:
-                self.stack.add(self._create(conn, step, news, timeouts))
-            except _PartialFailure as partial:
-                self.stack.add(partial.state)
-                raise
+            self._create_and_add(conn, step, news, timeouts)
             return
         step.id = old.id
         if d.name in self._replace_targets:
@@ -1140,11 +1144,7 @@ class Engine:
             return
         if step.delete_before_replace:
             self._delete(conn, step, old)
-            try:
-                self.stack.add(self._create(conn, step, news, timeouts))
-            except _PartialFailure as partial:
-                self.stack.add(partial.state)
-                raise
+            self._create_and_add(conn, step, news, timeouts)
             return
         try:
             new = self._create(conn, step, news, timeouts)

@@ -23,7 +23,7 @@ __all__ = [
     "TYPE",
     "Door",
     "cluster",
-    "provisioning_until_posts",
+    "slow_until_posts",
 ]
 
 Door = Literal["dynamic", "native", "plugin"]
@@ -57,11 +57,13 @@ def cluster(name: str = "prod", *, door: Door = "dynamic", **overrides: Any) -> 
 
 
 @contextmanager
-def provisioning_until_posts(backend: Backend, posts: int) -> Iterator[None]:
-    """Clusters stay CREATING (as real provisioning does, for minutes) until the emulator has answered `posts` POSTs
-    and a GET after the last of them (the look-up that decides to adopt), then finish at once: "the next `up` finds
-    it still CREATING", without racing a short emulated delay."""
-    backend.provision_delay = 3600.0
+def slow_until_posts(
+    backend: Backend, posts: int, delay: Literal["provision_delay", "delete_delay"] = "provision_delay"
+) -> Iterator[None]:
+    """Clusters stay CREATING (or DELETING, with `delay="delete_delay"`), as they do for minutes in real life, until
+    the emulator has answered `posts` POSTs and a GET after the last of them (the create's look-up that decides what
+    to do), then finish at once: "the next `up` finds it still CREATING", without racing a short emulated delay."""
+    setattr(backend, delay, 3600.0)
     done = threading.Event()
 
     def watch() -> None:
@@ -69,7 +71,7 @@ def provisioning_until_posts(backend: Backend, posts: int) -> Iterator[None]:
             methods = [r.method for r in backend.requests]
             seen = [i for i, m in enumerate(methods) if m == "POST"]
             if len(seen) >= posts and "GET" in methods[seen[posts - 1] + 1 :]:
-                backend.provision_delay = 0.0
+                setattr(backend, delay, 0.0)
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from pulumi_fwcluster.testing.engine import Engine
-from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, cluster, provisioning_until_posts
+from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, cluster, slow_until_posts
 
 NAME = f"accounts/{ACCOUNT}/clusters/prod-use1"
 
@@ -110,7 +110,7 @@ def test_provisioning_failure_reports_status_and_cleans_up(
 
 
 def test_create_timeout_then_up_again_resumes(fireworks: EmulatorHandle, make_engine: Callable[..., Engine]) -> None:
-    with provisioning_until_posts(fireworks.backend, posts=2):
+    with slow_until_posts(fireworks.backend, posts=2):
         plan = make_engine(**{"fireworks:createTimeout": "0.3s"}).up([cluster()])
         assert not plan.ok
         message = plan.step("prod").error_message

@@ -19,7 +19,7 @@ from tests.engine.enginehelpers import (
     INFERENCE,
     Door,
     cluster,
-    provisioning_until_posts,
+    slow_until_posts,
 )
 
 NAME = f"accounts/{ACCOUNT}/clusters/prod-use1"
@@ -101,7 +101,7 @@ def test_an_interrupted_up_whose_cluster_is_still_creating_is_adopted(
     fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
 ) -> None:
     engine = make_engine(door=door)
-    with provisioning_until_posts(fireworks.backend, posts=2):
+    with slow_until_posts(fireworks.backend, posts=2):
         # The CLI dies while the create waits: the POST went out, the engine records only a pending create.
         engine.kill_when("Create", "prod", ready=lambda: bool(fireworks.backend.cluster_names()), interrupt=True)
         with pytest.raises(EngineInterrupted):

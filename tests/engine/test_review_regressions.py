@@ -9,8 +9,7 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from tests.engine.enginehelpers import (
     INFERENCE,
     Door,
     cluster,
-    provisioning_until_posts,
+    slow_until_posts,
 )
 from tests.engine.test_cluster_preflight import broken_role, byoc
 
@@ -64,30 +63,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) 
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.01)
-
-
-@contextmanager
-def deleting_until_posts(backend: Backend, posts: int) -> Iterator[None]:
-    """Deletes take their time (minutes in real life) until the emulator has answered `posts` POSTs and a GET after
-    the last of them (the create's look-up that meets the DELETING cluster), then finish at once."""
-    backend.delete_delay = 3600.0
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.02):
-            methods = [r.method for r in backend.requests]
-            seen = [i for i, m in enumerate(methods) if m == "POST"]
-            if len(seen) >= posts and "GET" in methods[seen[posts - 1] + 1 :]:
-                backend.delete_delay = 0.0
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        done.set()
-        watcher.join()
 
 
 def native_byoc(eks: dict[str, str], **overrides: Any) -> Desired:
@@ -196,7 +171,7 @@ def test_rename_after_a_create_timeout_never_deletes_the_cluster_rule_b_adopted(
     engine = make_engine(door="native")
     slow = cluster("prod", door="native")
     slow.custom_timeouts = CustomTimeouts(create="1s")
-    with provisioning_until_posts(fireworks.backend, posts=2):
+    with slow_until_posts(fireworks.backend, posts=2):
         first = engine.up([slow])
         assert not first.ok and engine.stack.get("prod").outputs["state"] == "CREATING", first.render()
         before = len(fireworks.backend.requests)
@@ -469,7 +444,7 @@ def test_a_failed_create_says_deletion_was_requested_and_the_fixed_up_waits_for_
     """F12 (dynamic door, which records nothing of a FAILED create): honest message, then `up` waits out DELETING."""
     fireworks.backend.fail_provisioning("prod-use1", "inference role cannot be assumed")
     engine = make_engine()
-    with deleting_until_posts(fireworks.backend, posts=2):
+    with slow_until_posts(fireworks.backend, posts=2, delay="delete_delay"):
         first = engine.up([cluster(inference_role=f"arn:aws:iam::{AWS_ACCOUNT}:role/typo")])
         message = first.step("prod").error_message
         assert not first.ok and "Its deletion was requested" in message, first.render()
@@ -609,3 +584,36 @@ def test_an_import_option_whose_program_differs_in_a_replacing_field_changes_not
     assert mutating(fireworks, before) == []
     live = client_for(fireworks).get("prod-use1")
     assert live.state == "READY" and (live.eks_cluster or {})["region"] == "us-east-1"
+
+
+# -- M1 (found by the lifecycle model): a 5xx on the POST that meets another stack's recent cluster -------------
+
+
+@pytest.mark.parametrize("state", ["READY", "FAILED"])
+@pytest.mark.parametrize("door", DOORS)
+def test_a_create_whose_post_fails_never_takes_another_stacks_cluster_made_a_minute_before(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door, state: str
+) -> None:
+    """A 503 on the POST is an unknown outcome, and the look-up after it finds a matching cluster. Another stack made
+    it a minute earlier, before this POST: it is not this create's (0.2.0 before the fix allowed five minutes of
+    clock difference, so this create took it over; the native door recorded it, and the dynamic door deleted it
+    when it was FAILED)."""
+    fireworks.backend.provision_delay = 0.0
+    owner = make_engine(door=door)
+    assert owner.up([cluster(door=door)]).ok
+    if state == "FAILED":
+        fireworks.backend.fail_cluster(ACCOUNT, "prod-use1", "node group deleted")
+    ticks = fireworks.backend.clock
+    fireworks.backend.clock = lambda: ticks() + 60.0  # a minute passes on Fireworks' clock (and in its Date header)
+    made = client_for(fireworks).get("prod-use1").create_time
+    second = make_engine(door=door)
+    fireworks.backend.fail_next(1, 503, method="POST")
+
+    refused = second.up([cluster(door=door)])
+    assert not refused.ok
+    assert f"already exists ({state})" in refused.step("prod").error_message
+    assert second.stack.resources == []
+    assert mutating(fireworks)[-1:] == ["POST clusters"]  # the owner's create, then this refused one: no DELETE
+    live = client_for(fireworks).get("prod-use1")
+    assert live.state == state and live.create_time == made
+    assert owner.stack.get("prod").id == NAME

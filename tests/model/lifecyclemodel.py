@@ -170,8 +170,6 @@ class Prediction:
     """A refusal: nothing may be changed or recorded."""
     prog: Program | None = None
     after_decision: dict[str, Prediction] = field(default_factory=dict)
-    why: str = ""
-    """A tag for the situation, where FWCLUSTER_MODEL_SKIP may name it."""
 
 
 def _predict_create(prog: Program, existing: Mapping[str, Any] | None) -> Prediction:
@@ -251,7 +249,7 @@ def predict_up(prog: Program | None, recs: Sequence[Rec], live: Mapping[str, Map
         return deletion_phase(Prediction("ok", prog=prog))  # no change, or one Fireworks never hears of
     holder = now.get(old.id)
     if holder is not None and not holds(old):
-        return Prediction("fail", "", prog=prog, why="update-of-another-incarnation")
+        return Prediction("fail", "", prog=prog)  # another cluster of that name: the update refuses
     if holder is None or holder["state"] == "FAILED":
         return Prediction("fail", "", prog=prog)  # gone, or FAILED
     return deletion_phase(Prediction("ok", prog=prog))

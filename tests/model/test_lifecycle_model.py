@@ -23,8 +23,8 @@ engine killed, a create that times out, provisioning that ends FAILED). After ev
 
 `make test` runs a bounded, seeded run (about 30 s); `FWCLUSTER_SOAK=1` (`make soak`) a long one, with
 FWCLUSTER_SOAK_EXAMPLES, FWCLUSTER_SOAK_STEPS and FWCLUSTER_SOAK_SEED to size and seed it, and
-FWCLUSTER_SOAK_SHRINK=0 to report a failure as found instead of shrinking it first. FWCLUSTER_MODEL_SKIP names
-known defects to step around while looking for others (see SKIP).
+FWCLUSTER_SOAK_SHRINK=0 to report a failure as found instead of shrinking it first, and FWCLUSTER_MODEL_TRACE=1
+to see every stack's records after each step of a failing example.
 """
 
 from __future__ import annotations
@@ -86,12 +86,10 @@ BOUNDED_SEED = 90210
 SEED = int(os.environ.get("FWCLUSTER_SOAK_SEED") or random.randrange(2**32)) if SOAK else BOUNDED_SEED
 EXAMPLES = int(os.environ.get("FWCLUSTER_SOAK_EXAMPLES") or 25) if SOAK else 4
 STEPS = int(os.environ.get("FWCLUSTER_SOAK_STEPS") or 30) if SOAK else 14
-# Known product defects the soak can step around to look for others (comma-separated); none by default:
-# - lost-reply-adopts: no lost-reply or POST-5xx fault where the create meets an existing cluster;
-# - update-of-another-incarnation: no `up` that updates a record whose name another cluster has taken since.
-SKIP = frozenset(filter(None, os.environ.get("FWCLUSTER_MODEL_SKIP", "").split(",")))
 # Shrinking replays hundreds of sequences at a second or more each: worth it in a soak, never in `make test`.
 SHRINK = SOAK and os.environ.get("FWCLUSTER_SOAK_SHRINK", "1") != "0"
+# Note every stack's records after each step, so a failure report shows how they got there.
+TRACE = os.environ.get("FWCLUSTER_MODEL_TRACE") == "1"
 
 BASE_PROVISION = 0.2
 # A create the model interrupts provisions this slowly, so the cluster it leaves is still CREATING when the next
@@ -586,6 +584,18 @@ class LifecycleMachine(RuleBasedStateMachine):
             pick = data.draw(st.integers(0, 7), label="pick")
             key = data.draw(st.sampled_from(("inferenceRole", "clusterName")), label="field")
             self.out_of_band(what, stack, pick, key)
+        if TRACE:
+            for key, recs in self.all_records().items():
+                note(
+                    f"  {key} records: "
+                    + "; ".join(
+                        f"{r.name}={r.inc} {r.state}"
+                        + " pending-delete" * r.pending_delete
+                        + " init-errors" * r.init_errors
+                        + f" adopt={r.inputs.get('adoptExisting')}"
+                        for r in recs
+                    )
+                )
 
     def _up(self, stack: str, change: Change, adopt: bool, new_name: str, fault: Fault) -> None:
         self.begin("up" if change != "copy_other" else "up-second-stack")
@@ -595,11 +605,6 @@ class LifecycleMachine(RuleBasedStateMachine):
         pred = predict_up(prog, before[stack], before_live)
         if fault.kind in ONLY_FRESH and not (pred.outcome == "ok" and pred.fresh):
             fault = NONE  # these only make sense (or leave limbo) where the POST makes a new cluster
-        if "lost-reply-adopts" in SKIP and fault.kind in ("drop", "5xx") and pred.create in before_live:
-            fault = NONE
-        if pred.why in SKIP:
-            note(f"step {self.step}: skipped ({pred.why})")
-            return
         note(f"step {self.step}: up {stack} ({sm.door}) {prog} with {fault}; predicted {pred.outcome} {pred.reason}")
         old = next(
             (
@@ -901,10 +906,7 @@ def test_the_lifecycle_model(fireworks: EmulatorHandle, tmp_path: Path) -> None:
         suppress_health_check=list(HealthCheck),
         print_blob=SOAK,
     )
-    print(
-        f"lifecycle model: {'soak' if SOAK else 'bounded'} run, seed={SEED}, max_examples={EXAMPLES}, "
-        f"steps={STEPS}, skipping={sorted(SKIP)}"
-    )
+    print(f"lifecycle model: {'soak' if SOAK else 'bounded'} run, seed={SEED}, max_examples={EXAMPLES}, steps={STEPS}")
     # No example database, and hypothesis's other caches (the constants it collects) in a tmp dir, not the checkout.
     set_hypothesis_home_dir(tmp_path / "hypothesis")
     try:
