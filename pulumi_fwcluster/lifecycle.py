@@ -50,7 +50,7 @@ PREFLIGHT_REUSE_SECONDS = 60.0
 # before, and is someone else's. Both times are on Fireworks' clock (the POST's through the Date header, which, floored
 # to the second and read after the reply, can only make the POST look earlier), so the margin covers nothing but clock
 # differences between Fireworks' own servers. Kept small: any cluster created within it counts as this create's.
-LOST_REPLY_MARGIN_SECONDS = 2.0
+LOST_REPLY_MARGIN_SECONDS = 1.0
 CONFIG_KEYS = tuple(s.config_key for s in SETTINGS if s.config_key)
 CALL_LOG: ContextVar[Log | None] = ContextVar("fwcluster_call_log", default=None)
 """Where this call's messages go, when its door can attach them to the resource (the native plugin sets it per
@@ -664,13 +664,12 @@ class ClusterLifecycle:
         )
         assigned = [c.path for c in plan.changes if spec.is_assigned_add(c)]
         with _explained(f"updating {resource_id} failed", consequence):
-            found = None
-            if moved or assigned:
-                found = client.find(cluster_id, account_id=account)
+            # Look first: a PATCH by name would change, and record, whatever cluster holds the name now.
+            found = client.find(cluster_id, account_id=account)
             if moved:
                 self._check_moved(resource_id, olds, inputs, found)
-            if found is not None:
-                self._check_assigned(resource_id, inputs, found, assigned)
+            found = self._check_same_cluster(resource_id, olds, found)
+            self._check_assigned(resource_id, inputs, found, assigned)
             patched = client.update(cluster_id, patch, account_id=account) if patch else found
             cluster = self._wait_ready(client, inputs, resource_id, "update", timeout, cancel, seen=patched)
         outputs = self._outputs(inputs, cluster)
@@ -697,6 +696,23 @@ class ClusterLifecycle:
                 f"{resource_id} at {where} is another cluster with the same name ({detail}, not the one recorded): "
                 "nothing was changed. Set fireworks:baseUrl back to the recorded endpoint."
             )
+
+    @staticmethod
+    def _check_same_cluster(resource_id: str, olds: Mapping[str, Any], found: Cluster | None) -> Cluster:
+        """An update changes only the cluster the stack records: not a gap where it was, not a newer one of its name."""
+        if found is None:
+            raise LifecycleError(
+                f"{resource_id} no longer exists, so nothing was changed. Run `pulumi refresh`: it drops the cluster "
+                "from the stack, and the next `pulumi up` creates it again."
+            )
+        if _another_incarnation(olds, found):
+            raise LifecycleError(
+                f"{resource_id} is another cluster with the same name (created {found.create_time}; the stack records "
+                f"one created {olds['createTime']}), so nothing was changed. The recorded cluster was deleted outside "
+                "Pulumi and the name reused: run `pulumi refresh` to drop it from the stack. The next `pulumi up` then "
+                "refuses to take the newer cluster over unless you set `adopt_existing=True`."
+            )
+        return found
 
     def _check_assigned(self, resource_id: str, inputs: Mapping[str, Any], found: Cluster, paths: list[str]) -> None:
         """A value Fireworks assigned, now written into the program: record it if it is the same, never change it."""

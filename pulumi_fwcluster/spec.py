@@ -433,6 +433,9 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown
             before, after = _effective(f, old_group), _effective(f, new_group)
             if before != after:
                 kind = _kind(before, after)
+                if kind == "delete" and _assigned(f):
+                    # Left to Fireworks again (optional and computed, as Terraform says): whatever it holds will do.
+                    continue
                 # Writing down a value Fireworks assigned is no new cluster: the update checks it is the same one.
                 replace = f.on_change == "replace" and not (kind == "add" and _assigned(f))
                 changes.append(Change(f.path, kind, replace))

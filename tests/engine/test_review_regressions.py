@@ -617,3 +617,80 @@ def test_a_create_whose_post_fails_never_takes_another_stacks_cluster_made_a_min
     live = client_for(fireworks).get("prod-use1")
     assert live.state == state and live.create_time == made
     assert owner.stack.get("prod").id == NAME
+
+
+# -- R1 (second review): an assigned value dropped from the program again -----------------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_dropping_an_assigned_value_written_down_before_is_no_change(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """Write the value Fireworks assigned into the program, then revert that commit: the live cluster satisfies the
+    program that leaves it out, so nothing changes (it replaced the cluster, deleting it first, before the fix)."""
+    fireworks.backend.assign_pool_provider = True
+    engine = make_engine(door=door)
+    assert engine.up([cluster(door=door)]).ok
+    assigned = (client_for(fireworks).get("prod-use1").eks_cluster or {})["workloadIdentityPoolProviderId"]
+    assert engine.up([cluster(door=door, workload_identity_pool_provider_id=assigned)]).ok
+    before = len(fireworks.backend.requests)
+
+    reverted = engine.preview([cluster(door=door)])
+    assert reverted.ops() == {"prod": "same"}, reverted.render()
+    assert engine.up([cluster(door=door)]).ops() == {"prod": "same"}
+    assert mutating(fireworks, before) == []
+
+
+def test_state_0_1_0_refreshed_with_an_assigned_value_previews_unchanged_after_the_upgrade(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """0.1.0's refresh copied every live field into the inputs: the assigned value sits in inputs and outputs, with
+    no endpoint. After the upgrade, a refresh and the unchanged program plan nothing."""
+    fireworks.backend.assign_pool_provider = True
+    engine = make_engine()
+    assert engine.up([cluster()]).ok
+    assigned = (client_for(fireworks).get("prod-use1").eks_cluster or {})["workloadIdentityPoolProviderId"]
+    old = engine.stack.get("prod")
+    for key in ("endpoint", "awsFindings"):
+        old.outputs.pop(key, None)
+    old.inputs["eksCluster"]["workloadIdentityPoolProviderId"] = assigned
+    old.outputs["eksCluster"]["workloadIdentityPoolProviderId"] = assigned
+    engine.stack.save()
+
+    upgraded = make_engine()
+    upgraded.stack = Stack(path=engine.stack.path)
+    assert upgraded.refresh().ok
+    preview = upgraded.preview([cluster()])
+    assert preview.ops() == {"prod": "same"}, preview.render()
+
+
+# -- R2 (second review): an in-place update of a name another cluster has taken ----------------------------------
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_an_update_never_patches_or_records_a_newer_cluster_that_took_the_name(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door
+) -> None:
+    """The recorded cluster is deleted out of band and someone creates the same id: a displayName change then
+    PATCHed that newer cluster and recorded it as the stack's, and a destroy deleted it (before the fix)."""
+    fireworks.backend.provision_delay = 0.0
+    engine = make_engine(door=door)
+    assert engine.up([cluster(door=door)]).ok
+    recorded = engine.stack.get("prod").outputs["createTime"]
+    client = client_for(fireworks)
+    client.delete("prod-use1")
+    wait_until(lambda: client.find("prod-use1") is None, "the out-of-band delete")
+    seed(fireworks, cluster(door=door))  # someone else's, same id and spec
+    theirs = client.get("prod-use1").create_time
+    assert theirs != recorded
+    before = len(fireworks.backend.requests)
+
+    refused = engine.up([cluster(door=door, display_name="Prod renamed")])
+    message = refused.step("prod").error_message
+    assert not refused.ok and "another cluster with the same name" in message and "pulumi refresh" in message
+    assert mutating(fireworks, before) == []
+    assert engine.stack.get("prod").outputs["createTime"] == recorded
+
+    assert engine.refresh().ok and engine.stack.resources == []  # the refresh drops the one that is gone
+    live = client.get("prod-use1")
+    assert live.create_time == theirs and live.display_name == "Prod"

@@ -29,6 +29,7 @@ to see every stack's records after each step of a failing example.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 import random
 import shutil
@@ -92,6 +93,10 @@ SHRINK = SOAK and os.environ.get("FWCLUSTER_SOAK_SHRINK", "1") != "0"
 TRACE = os.environ.get("FWCLUSTER_MODEL_TRACE") == "1"
 
 BASE_PROVISION = 0.2
+# A create whose POST reply is lost keeps a matching cluster made this soon before the POST (README: the lifecycle's
+# one-second margin, plus up to a second of the Date header's rounding, plus latency): another stack's create that
+# close before is taken as its own, a limit like rule (b)'s.
+LOST_REPLY_WINDOW = 2.5
 # A create the model interrupts provisions this slowly, so the cluster it leaves is still CREATING when the next
 # `up` looks at it (after a provider restart), and "adopted while CREATING" is exercised, not just "refused".
 SLOW_PROVISION = 1.0
@@ -261,6 +266,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.stacks: dict[str, StackModel] = {}
         self.step = 0
         self.limbo: set[Inc] = set()
+        self.up_began = 0.0  # the current `up`, on the emulator's clock
         self.vanished_ok: set[Inc] = set()
         self.shared_ok: set[Inc] = set()
         self.touched: dict[Inc, dict[str, int]] = {}
@@ -461,8 +467,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         declared = {sm.program.name} if sm.program is not None else set()
         for inc in sorted(before_incs - after_incs):
             failed_adoption = (
-                opted_in and inc[0] == create_target and before_live[inc[0]]["state"] == "FAILED"
-            )  # adopt_existing met a FAILED cluster: it must be deleted and re-created (README), and was
+                (opted_in or self.in_lost_reply_window(fault, before_live.get(inc[0])))
+                and inc[0] == create_target
+                and before_live[inc[0]]["state"] == "FAILED"
+            )  # adopt_existing (or a lost reply) met a FAILED cluster: it must be deleted and re-created (README)
             if inc not in mine_before and not failed_adoption:
                 self.fail(f"stack {sm.key} deleted {inc}, which it did not record", result.plan, sm)
             # Records of this stack the program no longer declares (left over from a refused delete, awaiting
@@ -504,6 +512,13 @@ class LifecycleMachine(RuleBasedStateMachine):
                     self.stats.saw("co-owned by opt-in")
         # Leave to the next co-ownership of the same cluster to earn its own way in.
         self.shared_ok = {inc for inc in self.shared_ok if len(owners.get(inc, set())) > 1}
+
+    def in_lost_reply_window(self, fault: Fault, target: Mapping[str, Any] | None) -> bool:
+        """The `up` lost a POST reply (or may have), and the cluster it meets was made just before it."""
+        if target is None or fault.kind not in ("5xx", "drop") or fault.method not in (None, "POST"):
+            return False
+        created = _dt.datetime.fromisoformat(str(target["createTime"]).replace("Z", "+00:00")).timestamp()
+        return self.up_began - created < LOST_REPLY_WINDOW
 
     @staticmethod
     def _owners(recs: Mapping[str, list[Rec]]) -> dict[Inc, set[str]]:
@@ -606,6 +621,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if fault.kind in ONLY_FRESH and not (pred.outcome == "ok" and pred.fresh):
             fault = NONE  # these only make sense (or leave limbo) where the POST makes a new cluster
         note(f"step {self.step}: up {stack} ({sm.door}) {prog} with {fault}; predicted {pred.outcome} {pred.reason}")
+        self.up_began = self.backend.wall_time()
         old = next(
             (
                 r
@@ -649,6 +665,14 @@ class LifecycleMachine(RuleBasedStateMachine):
         plan = result.plan
         if result.killed and (plan is None or not plan.ok):
             return  # what a kill leaves behind is the invariants' business (a kill after the reply fails nothing)
+        target = before_live.get(pred.create) if pred.create else None
+        if target is not None and self.in_lost_reply_window(fault, target):
+            if plan is not None and plan.ok:
+                if inc_of(target) in others_before:
+                    self.shared_ok.add(inc_of(target))
+                    self.stats.saw("co-owned in the lost-reply window")
+                self.converges(sm, prog, result, old)
+            return
         if fault.kind == "fail-provisioning":
             pred = Prediction("fail", "is FAILED after its creation", create=pred.create)
         elif fault.kind == "timeout":
