@@ -14,12 +14,134 @@ deploy/step_generator.go: registrations first, then GenerateDeletes). So the pro
 A delete of a name that is claimed, or declared and not being replaced, would remove a cluster another resource
 holds (a rename without an alias, a copy of a resource removed from the program, `--replace` creating first): it is
 refused. One ledger per provider process, which is one command: `configure` starts a new one.
+
+A command can run more than one provider process: the dynamic server and the `fireworks` plugin (a stack moving from
+one door to the other), or several explicit provider instances. Every plugin of one command gets the same engine
+address as its last argument (pkg/resource/plugin: `host.ServerAddr()`), so the processes share **marks**, files under
+the temp directory keyed by that address: each process marks the names it declares or claims, and a delete is refused
+while another live process of the command holds a mark on its name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import sys
+import tempfile
 import threading
+import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+
+_ENGINE_ADDRESS = re.compile(r"^[\w.\-\[\]:]+:\d{1,5}$")
+# A mark whose process cannot be asked about (Windows has no signal 0) counts this long; a command's marks this old
+# are swept away.
+_MARK_LIFETIME_SECONDS = 24 * 3600.0
+
+
+def engine_address(argv: Sequence[str]) -> str | None:
+    """The engine address the CLI passed this plugin process (the last positional argument), if any."""
+    positional = [a for a in argv[1:] if not a.startswith("-")]
+    return positional[-1] if positional and _ENGINE_ADDRESS.match(positional[-1]) else None
+
+
+def _alive(pid: int, marked_at: float) -> bool:
+    if sys.platform == "win32":
+        return time.time() - marked_at < _MARK_LIFETIME_SECONDS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class CommandMarks:
+    """The names the provider processes of one command hold, shared through the file system."""
+
+    def __init__(self, command: str, root: Path | None = None) -> None:
+        self._root = root if root is not None else Path(tempfile.gettempdir()) / f"pulumi-fwcluster-{_user()}"
+        self._dir = self._root / _digest(command)
+        self._me = f"{os.getpid()}-{uuid.uuid4().hex}"
+        self._held: set[str] = set()
+
+    @classmethod
+    def of_this_process(cls) -> CommandMarks | None:
+        """The marks of the command this process serves, emptied of its own earlier ones (a provider configured
+        again serves a new command); None when the process was not given an engine address."""
+        global _THIS_PROCESS
+        address = engine_address(sys.argv)
+        if address is None:
+            return None
+        with _THIS_PROCESS_LOCK:
+            if _THIS_PROCESS is None:
+                _THIS_PROCESS = cls(address)
+                _THIS_PROCESS.sweep()
+            _THIS_PROCESS.release_all()
+            return _THIS_PROCESS
+
+    def sweep(self) -> None:
+        """Remove the marks of commands long over (their processes are gone; their addresses may come back)."""
+        if not self._root.is_dir():
+            return
+        stale = time.time() - _MARK_LIFETIME_SECONDS
+        for command in self._root.iterdir():
+            with contextlib.suppress(OSError):
+                if command.stat().st_mtime < stale:
+                    shutil.rmtree(command, ignore_errors=True)
+
+    def release_all(self) -> None:
+        for name in list(self._held):
+            (self._dir / _digest(name) / self._me).unlink(missing_ok=True)
+        self._held.clear()
+
+    def hold(self, name: str) -> None:
+        if name in self._held:
+            return
+        if not self._root.exists():
+            self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder = self._dir / _digest(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / self._me).touch()
+        self._held.add(name)
+
+    def held_elsewhere(self, name: str) -> bool:
+        """Whether another live provider process of this command holds `name`."""
+        folder = self._dir / _digest(name)
+        if not folder.is_dir():
+            return False
+        for mark in folder.iterdir():
+            if mark.name == self._me:
+                continue
+            try:
+                pid, marked_at = int(mark.name.split("-", 1)[0]), mark.stat().st_mtime
+            except (ValueError, OSError):
+                continue
+            if _alive(pid, marked_at):
+                return True
+            mark.unlink(missing_ok=True)  # its process has ended: so has its part in the command
+        return False
+
+
+_THIS_PROCESS: CommandMarks | None = None
+_THIS_PROCESS_LOCK = threading.Lock()
+
+
+def _user() -> str:
+    try:
+        return str(os.getuid())
+    except AttributeError:  # Windows
+        return os.environ.get("USERNAME", "user")
 
 
 @dataclass
@@ -28,6 +150,7 @@ class Ledger:
     checked_with_olds: set[str] = field(default_factory=set)
     replacing: set[str] = field(default_factory=set)
     claims: dict[str, object] = field(default_factory=dict)
+    marks: CommandMarks | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def checked(self, name: str, *, had_olds: bool) -> None:
@@ -35,6 +158,8 @@ class Ledger:
         second Check without them, after one with them, is the engine re-checking a replacement that keeps it."""
         with self._lock:
             self.declared.add(name)
+            if self.marks is not None:
+                self.marks.hold(name)
             if had_olds:
                 self.checked_with_olds.add(name)
             elif name in self.checked_with_olds:
@@ -48,6 +173,8 @@ class Ledger:
     def claim(self, name: str, token: object) -> object | None:
         """Record that the create `token` submits `name`; returns the token of another create that already did."""
         with self._lock:
+            if self.marks is not None:
+                self.marks.hold(name)
             holder = self.claims.setdefault(name, token)
             return None if holder is token else holder
 
@@ -68,5 +195,10 @@ class Ledger:
                 return "this command has just created or adopted it for another resource"
             if name in self.declared and name not in self.replacing:
                 return "another resource of this program declares it"
+            if self.marks is not None and self.marks.held_elsewhere(name):
+                return (
+                    "a resource handled by another provider of this command declares it (the other door, "
+                    "pulumi_fwcluster.Cluster or pulumi_fwcluster.native.Cluster, or another provider instance)"
+                )
             self.replacing.discard(name)  # one replacement, one delete
             return None

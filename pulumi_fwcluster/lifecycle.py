@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import spec
 from .errors import AlreadyExists, ClusterFailed, FireworksError, NotFound, WaitCancelled, WaitTimeout, is_transient
-from .ledger import Ledger
+from .ledger import CommandMarks, Ledger
 from .settings import SETTINGS, Settings, resolve
 from .waiter import ANY_STATE, GONE, StateChange, WaitPolicy, wait_for
 
@@ -158,7 +158,7 @@ class ClusterLifecycle:
         self._lock = threading.Lock()
         self._preflight_passed: dict[str, tuple[float, PreflightReport]] = {}
         self._said_no_credentials = False
-        self._ledger = Ledger()
+        self._ledger = Ledger(marks=CommandMarks.of_this_process())
 
     def _log(self, severity: Severity, message: str) -> None:
         (CALL_LOG.get() or self._default_log)(severity, message)
@@ -171,7 +171,7 @@ class ClusterLifecycle:
         with self._lock:
             self._config = kept
             self._settings = None
-            self._ledger = Ledger()  # a provider is configured once per command
+            self._ledger = Ledger(marks=CommandMarks.of_this_process())  # configured once per command
 
     @property
     def settings(self) -> Settings:
@@ -443,8 +443,9 @@ class ClusterLifecycle:
         else:
             raise LifecycleError(
                 f"{existing.name} already exists ({existing.state}) and was not created by this resource, so nothing "
-                "was changed and nothing was recorded. If you renamed this resource or moved it to another parent, "
-                "add `aliases=[...]` with its old name (or URN) so Pulumi keeps managing the same cluster. If this "
+                "was changed and nothing was recorded. If you renamed this resource, moved it to another parent or "
+                "switched it between pulumi_fwcluster.Cluster and pulumi_fwcluster.native.Cluster, add "
+                "`aliases=[...]` with its old name or type (or URN) so Pulumi keeps managing the same cluster. If this "
                 "stack should take over the existing cluster, set `adopt_existing=True` (adoptExisting: true), and "
                 "make sure no other stack manages it."
             )

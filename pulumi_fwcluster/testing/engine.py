@@ -356,6 +356,7 @@ class Engine:
         timeout: float = 120.0,
         plugin: NativePlugin | InProcessPlugin | None = None,
         legacy_import: bool = False,
+        engine_address: str | None = None,
     ) -> None:
         self.cwd = Path(cwd) if cwd is not None else Path.cwd()
         self._config = dict(config or {})
@@ -366,6 +367,10 @@ class Engine:
         self.timeout = timeout
         self.plugin = plugin
         self.legacy_import = legacy_import
+        self.engine_address = engine_address
+        """Given, every provider this engine starts gets this engine address (else a fresh one of its own, and the
+        dynamic server none): two Engines given one address and ``process_per_operation=False`` play one command
+        whose resources are served by two providers, as the CLI gives every plugin of a command its one address."""
         self.server: PluginProcess | InProcessServer | None = None
         self._servers: list[PluginProcess | InProcessServer] = []
         self._fake: FakeEngine | None = None
@@ -394,14 +399,19 @@ class Engine:
     def _launch(self) -> PluginProcess | InProcessServer:
         plugin = self.plugin
         if plugin is None:
-            return ProviderServer(self.cwd, self._env, self._pythonpath, start_timeout=self.timeout)
-        fake = FakeEngine().start()
-        self._fake = fake
-        self._fakes.append(fake)
+            return ProviderServer(
+                self.cwd, self._env, self._pythonpath, start_timeout=self.timeout, engine_address=self.engine_address
+            )
+        address = self.engine_address
+        if address is None:
+            fake = FakeEngine().start()
+            self._fake = fake
+            self._fakes.append(fake)
+            address = fake.address
         if isinstance(plugin, NativePlugin):
             return PluginProcess(
                 plugin.argv,
-                engine_address=fake.address,
+                engine_address=address,
                 cwd=self.cwd,
                 env=self._env,
                 pythonpath=self._pythonpath,
@@ -413,7 +423,7 @@ class Engine:
         return InProcessServer(
             provider,
             servicer=plugin.servicer,
-            engine_address=fake.address,
+            engine_address=address,
             version=plugin.version,
             start_timeout=self.timeout,
         )

@@ -265,9 +265,11 @@ class ProviderServer(PluginProcess):
         env: Mapping[str, str] | None = None,
         pythonpath: Sequence[Path | str] = (),
         start_timeout: float = 30.0,
+        engine_address: str | None = None,
     ) -> None:
         super().__init__(
             [sys.executable, "-u", "-m", "pulumi.dynamic"],
+            engine_address=engine_address,
             cwd=cwd,
             env=env,
             pythonpath=pythonpath,

@@ -20,9 +20,17 @@ from tests.engine.enginehelpers import ACCOUNT, API_KEY, AWS_ACCOUNT, Door
 def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[..., Engine]]:
     engines: list[Engine] = []
 
-    def make(aws_env: dict[str, str] | None = None, *, door: Door = "dynamic", **config: Any) -> Engine:
+    def make(
+        aws_env: dict[str, str] | None = None,
+        *,
+        door: Door = "dynamic",
+        engine_address: str | None = None,
+        process_per_operation: bool = True,
+        **config: Any,
+    ) -> Engine:
         """An engine for one stack. `config` overrides the stack config (None drops a key); `aws_env` adds to the
-        provider process's environment, in which FIREWORKS_* are unset unless given there."""
+        provider process's environment, in which FIREWORKS_* are unset unless given there. `engine_address` and
+        `process_per_operation` as for :class:`Engine`."""
         cfg = {
             "fireworks:apiKey": API_KEY,
             "fireworks:accountId": ACCOUNT,
@@ -44,7 +52,13 @@ def make_engine(fireworks: EmulatorHandle, tmp_path: Path) -> Iterator[Callable[
         elif door == "plugin":
             plugin = NativePlugin([str(Path(sys.executable).parent / "pulumi-resource-fireworks")])
         engine = Engine(
-            cwd=tmp_path, config=cfg, env=env, state_path=tmp_path / f"state-{len(engines)}.json", plugin=plugin
+            cwd=tmp_path,
+            config=cfg,
+            env=env,
+            state_path=tmp_path / f"state-{len(engines)}.json",
+            plugin=plugin,
+            engine_address=engine_address,
+            process_per_operation=process_per_operation,
         )
         engines.append(engine)
         return engine

@@ -46,8 +46,8 @@ def test_the_whole_lifecycle(fireworks: EmulatorHandle, make_engine: Callable[..
     before = len(log.requests)
     plan = engine.up([cluster(door=door, display_name="Prod (us-east-1)")])
     assert plan.ok and plan.ops() == {"prod": "update"}, plan.render()
-    assert [r.method for r in log.requests[before:]] == ["PATCH"]
-    assert log.requests[before].body == {"displayName": "Prod (us-east-1)"}
+    assert [r.method for r in log.requests[before:]] == ["GET", "PATCH"]  # it looks (the same cluster?), then patches
+    assert log.requests[before + 1].body == {"displayName": "Prod (us-east-1)"}
 
     before = len(log.requests)
     plan = engine.up([cluster(door=door, display_name="Prod (us-east-1)", region="us-west-2")])

@@ -184,6 +184,7 @@ def test_update_of_a_cluster_deleted_out_of_band_says_to_refresh(
     plan = engine.up([cluster(display_name="New")])
     assert not plan.ok
     message = plan.step("prod").error_message
-    assert "NOT_FOUND" in message and "pulumi refresh" in message
+    assert "no longer exists, so nothing was changed" in message and "pulumi refresh" in message
+    assert [r.method for r in fireworks.backend.requests] == ["GET"]  # looked, found nothing, sent nothing
     state = engine.stack.get("prod")
     assert state is not None and state.outputs["displayName"] == "Prod"  # the old values stay

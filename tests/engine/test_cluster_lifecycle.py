@@ -45,8 +45,9 @@ def test_full_lifecycle(fireworks: EmulatorHandle, make_engine: Callable[..., En
     plan = engine.up([cluster(display_name="Prod (us-east-1)")])
     assert plan.ops() == {"prod": "update"} and plan.step("prod").diffs == ["displayName"], plan.render()
     assert mutating_since(fireworks, before) == ["PATCH prod-use1"]
-    assert [r.method for r in log.requests[before:]] == ["PATCH"]  # its reply says READY: no poll repeats it
-    assert fireworks.backend.requests[before].body == {"displayName": "Prod (us-east-1)"}
+    # one look (is it still the recorded cluster?), then the PATCH, whose reply says READY: no poll repeats it
+    assert [r.method for r in log.requests[before:]] == ["GET", "PATCH"]
+    assert fireworks.backend.requests[before + 1].body == {"displayName": "Prod (us-east-1)"}
     assert plan.step("prod").outputs["displayName"] == "Prod (us-east-1)"
     assert plan.step("prod").outputs["eksCluster"]["inferenceRole"] == INFERENCE  # update returns every output
 

@@ -18,7 +18,7 @@ import pytest
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.spec import NATIVE_TYPE
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
-from pulumi_fwcluster.testing.engine import CustomTimeouts, Desired, Engine, Secret, Stack
+from pulumi_fwcluster.testing.engine import CustomTimeouts, Desired, Engine, FakeEngine, Secret, Stack
 from tests.engine.enginehelpers import (
     ACCOUNT,
     API_KEY,
@@ -694,3 +694,41 @@ def test_an_update_never_patches_or_records_a_newer_cluster_that_took_the_name(
     assert engine.refresh().ok and engine.stack.resources == []  # the refresh drops the one that is gone
     live = client.get("prod-use1")
     assert live.create_time == theirs and live.display_name == "Prod"
+
+
+# -- R3 (second review): one command, two doors ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["adopt_existing", "import_"])
+def test_moving_to_the_native_door_without_an_alias_never_deletes_the_cluster_it_moved_to(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], how: str
+) -> None:
+    """The program switches from pulumi_fwcluster.Cluster to pulumi_fwcluster.native.Cluster with no alias and takes
+    the cluster over (adopt_existing=True, or import_=). In that one `pulumi up` the plugin registers the native
+    resource while the dynamic server, another process, deletes the dynamic one that left the program: the same
+    cluster (before the fix). Both processes get the command's one engine address, and so share its marks."""
+    fireworks.backend.provision_delay = 0.0
+    made = make_engine()
+    assert made.up([cluster()]).ok
+    with FakeEngine() as command:
+        native = make_engine(door="plugin", engine_address=command.address, process_per_operation=False)
+        dynamic = make_engine(engine_address=command.address)
+        dynamic.stack = made.stack  # one stack: its dynamic resource, about to leave the program
+        program = cluster(door="native", adopt_existing=how == "adopt_existing")
+        if how == "import_":
+            program.import_id = NAME
+        before = len(fireworks.backend.requests)
+
+        assert native.up([program]).ok  # registrations first (native) ...
+        deleted = dynamic.up([])  # ... then the deletes of what left the program (dynamic)
+        message = deleted.step("prod").error_message
+        assert not deleted.ok and "another provider of this command declares it" in message
+        assert "pulumi state delete" in message
+        assert not [m for m in mutating(fireworks, before) if m.startswith("DELETE")]
+        assert fireworks.backend.cluster_names() == [NAME]
+        assert native.stack.get("prod").id == dynamic.stack.get("prod").id == NAME
+        native.stop()
+
+    # After the command, the stale marks of its ended processes hold nothing: `pulumi state delete` of the dynamic
+    # entry is the way out, and a later destroy of the native stack deletes the cluster as usual.
+    assert native.destroy().ok and fireworks.backend.cluster_names() == []
