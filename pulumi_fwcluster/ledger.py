@@ -29,6 +29,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -74,6 +75,9 @@ class CommandMarks:
         self._dir = self._root / _digest(command)
         self._me = f"{os.getpid()}-{uuid.uuid4().hex}"
         self._held: set[str] = set()
+        self.usable = _private_folder(self._root)
+        """False when the folder cannot be made, or is not this user's own (a shared /tmp where someone else made
+        it, or a symlink): the marks are then skipped and each process protects only its own resources."""
 
     @classmethod
     def of_this_process(cls) -> CommandMarks | None:
@@ -92,7 +96,7 @@ class CommandMarks:
 
     def sweep(self) -> None:
         """Remove the marks of commands long over (their processes are gone; their addresses may come back)."""
-        if not self._root.is_dir():
+        if not self.usable:
             return
         stale = time.time() - _MARK_LIFETIME_SECONDS
         for command in self._root.iterdir():
@@ -102,25 +106,32 @@ class CommandMarks:
 
     def release_all(self) -> None:
         for name in list(self._held):
-            (self._dir / _digest(name) / self._me).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                (self._dir / _digest(name) / self._me).unlink(missing_ok=True)
         self._held.clear()
 
     def hold(self, name: str) -> None:
-        if name in self._held:
+        """Mark `name` as held by this process. Best effort: a file system that refuses must not fail a Check."""
+        if name in self._held or not self.usable:
             return
-        if not self._root.exists():
-            self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = self._dir / _digest(name)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / self._me).touch()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / self._me).touch()
+        except OSError:
+            return
         self._held.add(name)
 
     def held_elsewhere(self, name: str) -> bool:
         """Whether another live provider process of this command holds `name`."""
         folder = self._dir / _digest(name)
-        if not folder.is_dir():
+        if not self.usable or not folder.is_dir():
             return False
-        for mark in folder.iterdir():
+        try:
+            marks = list(folder.iterdir())
+        except OSError:
+            return False
+        for mark in marks:
             if mark.name == self._me:
                 continue
             try:
@@ -129,8 +140,20 @@ class CommandMarks:
                 continue
             if _alive(pid, marked_at):
                 return True
-            mark.unlink(missing_ok=True)  # its process has ended: so has its part in the command
+            with contextlib.suppress(OSError):
+                mark.unlink(missing_ok=True)  # its process has ended: so has its part in the command
         return False
+
+
+def _private_folder(root: Path) -> bool:
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = root.lstat()
+    except OSError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):  # a symlink or a file in its place
+        return False
+    return not hasattr(os, "getuid") or info.st_uid == os.getuid()
 
 
 _THIS_PROCESS: CommandMarks | None = None

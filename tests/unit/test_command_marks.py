@@ -56,3 +56,22 @@ def test_the_mark_of_a_process_that_ended_holds_nothing_and_is_removed(tmp_path:
     mark.rename(stale)
     assert pid != os.getpid() and not here.held_elsewhere(NAME)
     assert not stale.exists()
+
+
+def test_a_folder_that_is_not_this_users_own_is_not_used_and_never_fails_a_check(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / "marks"
+    link.symlink_to(target)  # someone put a symlink where the marks go (a shared /tmp)
+    marks = CommandMarks("127.0.0.1:4000", root=link)
+    assert not marks.usable
+    marks.hold(NAME)
+    assert list(target.iterdir()) == [] and not marks.held_elsewhere(NAME)
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    marks = CommandMarks("127.0.0.1:4000", root=blocked / "marks")  # cannot be made
+    assert not marks.usable
+    ledger = Ledger(marks=marks)
+    ledger.checked(NAME, had_olds=False)  # a Check still works
+    assert ledger.why_not_delete(NAME) is not None  # and the process's own ledger still protects the name
