@@ -71,18 +71,19 @@ class CommandMarks:
     """The names the provider processes of one command hold, shared through the file system."""
 
     def __init__(self, command: str, root: Path | None = None) -> None:
-        self._root = root if root is not None else Path(tempfile.gettempdir()) / f"pulumi-fwcluster-{_user()}"
-        self._dir = self._root / _digest(command)
+        self._roots = [root] if root is not None else _candidate_roots()
+        self._root = self._roots[0]
+        self._command = _digest(command)
+        self._dir = self._root / self._command
         self._me = f"{os.getpid()}-{uuid.uuid4().hex}"
         self._held: set[str] = set()
-        self.usable = _private_folder(self._root)
-        """False when the folder cannot be made, or is not this user's own (a shared /tmp where someone else made
-        it, or a symlink): the marks are then skipped and each process protects only its own resources."""
+        self._usable: bool | None = None
+        self._swept = False
 
     @classmethod
-    def of_this_process(cls) -> CommandMarks | None:
-        """The marks of the command this process serves, emptied of its own earlier ones (a provider configured
-        again serves a new command); None when the process was not given an engine address."""
+    def of_this_process(cls, *, new_command: bool = False) -> CommandMarks | None:
+        """The marks of the command this process serves (None when it was given no engine address); with
+        `new_command`, emptied of its own earlier ones first."""
         global _THIS_PROCESS
         address = engine_address(sys.argv)
         if address is None:
@@ -90,9 +91,22 @@ class CommandMarks:
         with _THIS_PROCESS_LOCK:
             if _THIS_PROCESS is None:
                 _THIS_PROCESS = cls(address)
-                _THIS_PROCESS.sweep()
-            _THIS_PROCESS.release_all()
+            elif new_command:
+                _THIS_PROCESS.release_all()
             return _THIS_PROCESS
+
+    @property
+    def usable(self) -> bool:
+        """False when the folder cannot be made, or is not this user's own (a shared /tmp where someone else made
+        it, or a symlink). Looked at on first use, so a process that never checks or deletes touches nothing."""
+        if self._usable is None:
+            # The first folder of this user's own, in an order every process of the command (same user, same
+            # environment) walks alike, so they all meet in the same one.
+            usable = next((r for r in self._roots if _private_folder(r)), None)
+            self._usable = usable is not None
+            if usable is not None:
+                self._root, self._dir = usable, usable / self._command
+        return self._usable
 
     def sweep(self) -> None:
         """Remove the marks of commands long over (their processes are gone; their addresses may come back)."""
@@ -114,6 +128,9 @@ class CommandMarks:
         """Mark `name` as held by this process. Best effort: a file system that refuses must not fail a Check."""
         if name in self._held or not self.usable:
             return
+        if not self._swept:
+            self._swept = True
+            self.sweep()
         folder = self._dir / _digest(name)
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -145,6 +162,17 @@ class CommandMarks:
         return False
 
 
+def _candidate_roots() -> list[Path]:
+    roots = []
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        roots.append(Path(runtime) / "pulumi-fwcluster")
+    roots.append(Path(tempfile.gettempdir()) / f"pulumi-fwcluster-{_user()}")
+    with contextlib.suppress(RuntimeError):
+        roots.append(Path.home() / ".cache" / "pulumi-fwcluster")
+    return roots
+
+
 def _private_folder(root: Path) -> bool:
     try:
         root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -158,6 +186,19 @@ def _private_folder(root: Path) -> bool:
 
 _THIS_PROCESS: CommandMarks | None = None
 _THIS_PROCESS_LOCK = threading.Lock()
+_PROCESS_LEDGER: Ledger | None = None
+
+
+def process_ledger() -> Ledger:
+    """The one ledger of this process, for a door whose process serves exactly one command (the dynamic server)."""
+    global _PROCESS_LEDGER
+    with _THIS_PROCESS_LOCK:
+        if _PROCESS_LEDGER is None:
+            _PROCESS_LEDGER = Ledger(marks=None)
+        ledger = _PROCESS_LEDGER
+    if ledger.marks is None:
+        ledger.marks = CommandMarks.of_this_process()
+    return ledger
 
 
 def _user() -> str:
@@ -210,6 +251,11 @@ class Ledger:
     def is_replacing(self, name: str) -> bool:
         with self._lock:
             return name in self.replacing
+
+    def blind_to_other_processes(self) -> bool:
+        """This process has an engine address (other providers may serve the command), but no folder to share
+        marks in: what they hold cannot be known."""
+        return self.marks is not None and not self.marks.usable
 
     def why_not_delete(self, name: str) -> str | None:
         """None when deleting `name` is safe in this command; otherwise whose cluster it is."""

@@ -147,9 +147,12 @@ class ClusterLifecycle:
 
     `log` receives what the user should see (warnings about adoption, FAILED clusters, preflight findings).
     `records_partial` says whether the door can record a cluster that exists but did not become ready (the native
-    plugin can; a dynamic provider records nothing when create fails), which changes what a failed create does."""
+    plugin can; a dynamic provider records nothing when create fails), which changes what a failed create does.
+    `ledger`, when given, is the process's one ledger, shared with every other instance and never replaced: the
+    dynamic server makes an instance per distinct `__provider` string (an old one stays in the state for years), all
+    serving one command. Without it the instance keeps its own, and a `configure` (a new command) starts it afresh."""
 
-    def __init__(self, log: Log = _silent, *, records_partial: bool = False) -> None:
+    def __init__(self, log: Log = _silent, *, records_partial: bool = False, ledger: Ledger | None = None) -> None:
         self._default_log = log
         self.records_partial = records_partial
         self._config: dict[str, str] = {}
@@ -158,7 +161,8 @@ class ClusterLifecycle:
         self._lock = threading.Lock()
         self._preflight_passed: dict[str, tuple[float, PreflightReport]] = {}
         self._said_no_credentials = False
-        self._ledger = Ledger(marks=CommandMarks.of_this_process())
+        self._shared_ledger = ledger is not None
+        self._ledger = ledger if ledger is not None else Ledger(marks=CommandMarks.of_this_process())
 
     def _log(self, severity: Severity, message: str) -> None:
         (CALL_LOG.get() or self._default_log)(severity, message)
@@ -171,7 +175,8 @@ class ClusterLifecycle:
         with self._lock:
             self._config = kept
             self._settings = None
-            self._ledger = Ledger(marks=CommandMarks.of_this_process())  # configured once per command
+            if not self._shared_ledger:  # configured once per command
+                self._ledger = Ledger(marks=CommandMarks.of_this_process(new_command=True))
 
     @property
     def settings(self) -> Settings:
@@ -423,7 +428,8 @@ class ClusterLifecycle:
                 f"{existing.name} is being replaced, but the plan creates the new cluster before deleting the old one, "
                 "and Fireworks cannot hold two clusters with one name: nothing was changed. A replacement that keeps "
                 "the clusterId must delete first: set `delete_before_replace=True` in the resource's options (what "
-                "`pulumi up --replace` needs), then run it again."
+                "`pulumi up --replace` needs), then run it again. (If instead two resources of this program declare this "
+                "clusterId, a copied block, remove one of them.)"
             )
         if lost_reply is not None and _created_since(existing, lost_reply - LOST_REPLY_MARGIN_SECONDS):
             self._log(
@@ -584,6 +590,7 @@ class ClusterLifecycle:
                 self._confirm_gone(client, account, resource_id, outputs, "refresh")
                 return Read(None, {}, {})
         if _another_incarnation(outputs, cluster):
+            self._another_cluster_found(resource_id, outputs, cluster, "refresh")
             self._log(
                 "warning",
                 f"{resource_id}: the cluster this stack recorded (created {outputs['createTime']}) is gone; another "
@@ -736,6 +743,15 @@ class ClusterLifecycle:
         cancel: threading.Event | None = None,
     ) -> None:
         account, cluster_id = parse_id(resource_id)
+        if self._ledger.blind_to_other_processes():
+            raise LifecycleError(
+                f"{resource_id} was not deleted: this command may run other provider processes (the other door, "
+                "another provider instance) that mark the clusters they hold in a folder of this user's own, and "
+                "none is usable ($XDG_RUNTIME_DIR/pulumi-fwcluster, pulumi-fwcluster-<uid> in the temp directory, "
+                "~/.cache/pulumi-fwcluster), so nothing shows that none of them holds this cluster. Nothing was "
+                "deleted and the resource stays in the stack. Point TMPDIR at a folder of your own and run the "
+                "command again."
+            )
         holder = self._ledger.why_not_delete(resource_id)
         if holder is not None:
             raise LifecycleError(
@@ -758,6 +774,7 @@ class ClusterLifecycle:
                     self._confirm_gone(client, account, resource_id, outputs, "delete")
                     return  # already gone: deleting is idempotent
                 if _another_incarnation(outputs, live):
+                    self._another_cluster_found(resource_id, outputs, live, "delete")
                     self._log(
                         "warning",
                         f"{resource_id}: the cluster this stack recorded (created {outputs['createTime']}) is already "
@@ -801,19 +818,32 @@ class ClusterLifecycle:
                 f"changed. Set fireworks:baseUrl (or FIREWORKS_BASE_URL) back to {recorded}; {way_out}"
             )
 
+    def _refuse_unproven_legacy(self, resource_id: str, outputs: Mapping[str, Any], what: str, finding: str) -> None:
+        """State from 0.1.0 recorded no endpoint: what this one answers proves nothing about the recorded cluster."""
+        if outputs.get("clusterId") and not outputs.get("endpoint"):
+            raise LifecycleError(
+                f"{resource_id} {finding}, and this stack was recorded by an earlier version that did not record "
+                f"which endpoint made the cluster, so the {what} will not call it gone: nothing was changed. If "
+                "fireworks:baseUrl changed since, set it back and run `pulumi refresh` (that records the endpoint). "
+                "If the cluster really was deleted, run `pulumi state delete <its URN>`."
+            )
+
+    def _another_cluster_found(self, resource_id: str, outputs: Mapping[str, Any], live: Cluster, what: str) -> None:
+        self._refuse_unproven_legacy(
+            resource_id,
+            outputs,
+            what,
+            f"at {self._endpoint()} is another cluster with the same name (created {live.create_time}; the stack "
+            f"records one created {outputs.get('createTime')})",
+        )
+
     def _confirm_gone(
         self, client: FireworksClient, account: str, resource_id: str, outputs: Mapping[str, Any], what: str
     ) -> None:
         """A 404 means "deleted" only if the key can see the account (a key for another account may see 404s), and
         only through the endpoint that recorded the cluster: state from 0.1.0 recorded none, so there it is a
         question for the user."""
-        if outputs.get("clusterId") and not outputs.get("endpoint"):
-            raise LifecycleError(
-                f"{resource_id} was not found at {self._endpoint()}, and this stack was recorded by an earlier "
-                f"version that did not record which endpoint made the cluster, so the {what} will not call it gone: "
-                "nothing was changed. If fireworks:baseUrl changed since, set it back and run `pulumi refresh` (that "
-                "records the endpoint). If the cluster really was deleted, run `pulumi state delete <its URN>`."
-            )
+        self._refuse_unproven_legacy(resource_id, outputs, what, f"was not found at {self._endpoint()}")
         try:
             client.probe_account(account_id=account)
         except FireworksError as exc:

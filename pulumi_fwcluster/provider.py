@@ -21,6 +21,7 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
+from .ledger import process_ledger
 from .lifecycle import CONFIG_KEYS, ClusterLifecycle, Severity
 from .settings import Settings
 
@@ -45,7 +46,7 @@ class ClusterProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def __init__(self) -> None:
-        self._core = ClusterLifecycle(_log, records_partial=False)
+        self._core = ClusterLifecycle(_log, records_partial=False, ledger=process_ledger())
 
     def __getstate__(self) -> dict[str, Any]:
         return {}

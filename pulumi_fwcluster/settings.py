@@ -292,8 +292,14 @@ def resolve(
 
 
 def check_base_url(url: str) -> None:
-    """Refuse plain http except to loopback, so the key never crosses a network in clear."""
+    """Refuse plain http except to loopback, so the key never crosses a network in clear; refuse credentials in
+    the URL, which would be recorded in the plain `endpoint` output and quoted in errors."""
     parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            "the base URL carries credentials (user:password@host), and is refused without being quoted: it is "
+            "recorded in each cluster's `endpoint` output. Give the API key as fireworks:apiKey (a secret) instead."
+        )
     if parts.scheme == "https" and parts.hostname:
         return
     if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):

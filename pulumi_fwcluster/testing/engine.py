@@ -62,8 +62,8 @@ Modelled engine behaviours, each from the Go source (pulumi/pulumi, 2026):
   not be replaced; ..." (an error in up, a warning in preview; step_generator.go).
 * **targeted replace** (``up(replace=[name])``, ``pulumi up --replace <urn>``): no Diff call; the replacement blames
   ``id`` and deletes first only when the resource option says so.
-* **pending deletes** from an earlier run are deleted in the deletion phase, after every registration, with the
-  resources that left the program (step_generator.go ``GenerateDeletes``).
+* **pending deletes** from an earlier run are deleted first, before the program's first registration
+  (deployment_executor.go ``retirePendingDeletes``, called before the source is iterated).
   :meth:`Engine.import_` is ``pulumi import TYPE NAME ID`` (pkg/resource/deploy/import.go ``importResources``,
   step.go ``ImportStep.Apply`` with ``planned``): no program inputs; ``Read(id)``, then ``Check(olds=read inputs,
   news=read inputs)`` whose failures are only warnings; nothing to do when the URN already holds that id, an error
@@ -1211,9 +1211,18 @@ class Engine:
         pending: list[tuple[Step, ResourceState]] = []  # create-before-delete: old ones, deleted at the end
         failed = threading.Event()
         with self._operation(plan) as conn:
-            # Resources left pending-delete by an earlier run join the deletion phase, after every registration
-            # (step_generator.go GenerateDeletes): the program's Check and Diff calls come first.
-            leftovers = [r for r in self.stack.resources if r.pending_delete]
+            # Resources left pending-delete by an earlier run go first, before the program is iterated
+            # (deployment_executor.go retirePendingDeletes): no Check of this command has run yet.
+            for res in [r for r in self.stack.resources if r.pending_delete]:
+                step = Step(res.urn, res.name, res.type, "delete", id=res.id)
+                plan.steps.append(step)
+                try:
+                    self._delete(conn, step, res)
+                except _StepFailed:  # the deployment ends there, before any registration
+                    self._settle_pending()
+                    if raise_on_error:
+                        plan.raise_for_errors()
+                    return plan
 
             def one(d: Desired) -> list[Step]:
                 if (failed.is_set() and not continue_on_error) or self._cancelled.is_set():
@@ -1235,7 +1244,6 @@ class Engine:
                 doomed: list[tuple[Step | None, ResourceState]] = [
                     (None, r) for r in self.stack.live() if r.urn not in wanted
                 ]
-                doomed += [(None, r) for r in leftovers if r in self.stack.resources]
                 doomed += [(s, r) for s, r in pending]
                 doomed.sort(key=lambda sr: order.get(id(sr[1]), -1), reverse=True)
                 for owner, res in doomed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from pulumi_fwcluster.client import Cluster, FireworksClient
+from pulumi_fwcluster.lifecycle import ClusterLifecycle
 from pulumi_fwcluster.provider import ClusterProvider
 from pulumi_fwcluster.testing.emulator import EmulatorHandle
 from tests.contract.openapi import require_spec, validate_request, validate_response
@@ -52,7 +53,8 @@ def test_client_and_provider_traffic_matches_the_document(
     updated = provider.update(created.id, created.outs, dict(checked.inputs, displayName="P2"))
     assert updated.outs is not None
     provider.read(created.id, updated.outs)
-    ClusterProvider().delete(created.id, updated.outs)  # a destroy is another command: another provider process
+    # A destroy is another command, so another provider process with its own ledger: the lifecycle core on its own.
+    ClusterLifecycle().delete(created.id, updated.outs)
     client.get_connection_info("direct")
 
     log = fireworks.backend.requests

@@ -732,3 +732,104 @@ def test_moving_to_the_native_door_without_an_alias_never_deletes_the_cluster_it
     # After the command, the stale marks of its ended processes hold nothing: `pulumi state delete` of the dynamic
     # entry is the way out, and a later destroy of the native stack deletes the cluster as usual.
     assert native.destroy().ok and fireworks.backend.cluster_names() == []
+
+
+# -- R4 (second review): state pickled by another interpreter ---------------------------------------------------
+
+
+def test_a_rename_after_adoption_is_refused_even_when_the_state_holds_another_provider_pickle(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """The dynamic server keeps a provider instance per distinct `__provider` string: the old resource's Delete is
+    served by the instance its state names (written by another Python or SDK, e.g. another pickle protocol), the
+    new resource's Check and Create by the program's. One ledger per process, so that Delete still sees them."""
+    import base64
+    import pickle
+
+    import dill
+
+    from pulumi_fwcluster.provider import ClusterProvider
+
+    fireworks.backend.provision_delay = 0.0
+    engine = make_engine()
+    assert engine.up([cluster("prod", adopt_existing=True)]).ok
+    old = engine.stack.get("prod")
+    other = base64.b64encode(dill.dumps(ClusterProvider(), protocol=pickle.HIGHEST_PROTOCOL - 2)).decode()
+    assert other != old.outputs["__provider"]
+    old.outputs["__provider"] = old.inputs["__provider"] = other
+    engine.stack.save()
+
+    plan = engine.up([cluster("prod-renamed", adopt_existing=True)])  # the alias forgotten, as in F1
+    assert not plan.ok and "just created or adopted it for another resource" in plan.step("prod").error_message
+    assert fireworks.backend.cluster_names() == [NAME]
+    assert {r.name for r in engine.stack.resources} == {"prod", "prod-renamed"}
+
+
+# -- R5 (second review): no folder to share marks in -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["someone-elses-temp-folder", "no-usable-folder"])
+def test_moving_doors_without_an_alias_is_refused_when_the_usual_marks_folder_is_not_usable(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], tmp_path: Path, where: str
+) -> None:
+    """Another local user made /tmp/pulumi-fwcluster-<uid> first (the marks then go to ~/.cache), or no folder at
+    all can be used (the delete is refused: nothing shows that no other process holds the cluster)."""
+    import os
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    taken = temp / f"pulumi-fwcluster-{os.getuid()}"
+    taken.symlink_to(tmp_path)  # not a folder of this user's own making
+    env = {"TMPDIR": str(temp), "XDG_RUNTIME_DIR": ""}
+    if where == "no-usable-folder":
+        home = tmp_path / "home"
+        home.write_text("")  # ~/.cache cannot be made either
+        env["HOME"] = str(home)
+    else:
+        env["HOME"] = str(tmp_path / "home")
+    fireworks.backend.provision_delay = 0.0
+    made = make_engine(env)
+    assert made.up([cluster()]).ok
+    with FakeEngine() as command:
+        native = make_engine(env, door="plugin", engine_address=command.address, process_per_operation=False)
+        dynamic = make_engine(env, engine_address=command.address)
+        dynamic.stack = made.stack
+        assert native.up([cluster(door="native", adopt_existing=True)]).ok
+        deleted = dynamic.up([])
+        native.stop()
+    message = deleted.step("prod").error_message
+    assert not deleted.ok and fireworks.backend.cluster_names() == [NAME]
+    if where == "no-usable-folder":
+        assert "Point TMPDIR at a folder of your own" in message
+    else:
+        assert "another provider of this command declares it" in message
+        assert (tmp_path / "home" / ".cache" / "pulumi-fwcluster").is_dir()
+
+
+# -- R6 (second review): state from 0.1.0 at another endpoint with a cluster of the same name -------------------
+
+
+@pytest.mark.parametrize("op", ["refresh", "destroy"])
+def test_state_without_an_endpoint_never_drops_a_cluster_for_a_namesake_at_another_endpoint(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], op: str
+) -> None:
+    """F9's sibling: not a 404 but another cluster with the same name (staging) answers at the new endpoint. Without
+    a recorded endpoint that proves nothing about the recorded cluster: refused, nothing dropped."""
+    engine = make_engine()
+    desired = cluster()
+    assert engine.up([desired]).ok
+    engine.stack.get("prod").outputs.pop("endpoint")  # as 0.1.0 recorded it
+    engine.stack.save()
+    with serve(Backend(api_keys={API_KEY: None})) as staging:
+        staging.backend.provision_delay = 0.0
+        staging.backend.clock = lambda: time.monotonic() + 5.0  # another creation time
+        FireworksClient(api_key=API_KEY, account_id=ACCOUNT, base_url=staging.base_url).create(
+            "prod-use1", Cluster(display_name="Prod", eks_cluster=dict(desired.props["eksCluster"]))
+        )
+        wrong = make_engine(**{"fireworks:baseUrl": staging.base_url})
+        wrong.stack = engine.stack
+        plan = wrong.refresh() if op == "refresh" else wrong.destroy()
+        assert staging.backend.cluster_names() == [NAME]  # staging's namesake untouched
+    message = plan.step("prod").error_message
+    assert not plan.ok and "another cluster with the same name" in message and "earlier version" in message
+    assert [r.id for r in engine.stack.resources] == [NAME] and fireworks.backend.cluster_names() == [NAME]

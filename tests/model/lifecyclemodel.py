@@ -204,8 +204,9 @@ def _then(first: Prediction, then: Callable[[Prediction], Prediction]) -> Predic
 def predict_up(prog: Program | None, recs: Sequence[Rec], live: Mapping[str, Mapping[str, Any]]) -> Prediction:
     """The outcome of a fault-free `up` of `prog` over a stack holding `recs`, with the emulator holding `live`.
 
-    The engine's order: the resource's registration (create, update or replacement), then the deletion phase (what
-    left the program, replaced old halves, earlier pending deletes). The README's rules and issue 9's principles:
+    The engine's order: earlier pending deletes first (retirePendingDeletes, before the program runs), then the
+    resource's registration (create, update or replacement), then the deletion phase (what left the program,
+    replaced old halves). The README's rules and issue 9's principles:
     a delete removes only the incarnation its record names (another cluster that took the name is left alone); a
     delete never removes the cluster the program declares (a rename without an alias that adopted it); an update
     never re-points a record at another incarnation."""
@@ -215,6 +216,9 @@ def predict_up(prog: Program | None, recs: Sequence[Rec], live: Mapping[str, Map
         c = now.get(r.id)
         return c is not None and inc_of(c) == r.inc
 
+    for r in recs:
+        if r.pending_delete and holds(r):
+            now.pop(r.id)  # retired before anything else: the earlier plan's delete, finished
     if prog is None:
         return Prediction("ok", prog=prog)
     current = [r for r in recs if not r.pending_delete]
@@ -223,7 +227,7 @@ def predict_up(prog: Program | None, recs: Sequence[Rec], live: Mapping[str, Map
         old = next((r for r in current if r.name in prog.aliases), None)
     # Everything else goes in the deletion phase: an entry under an alias counts as the resource's only while the
     # resource has none of its own (the engine looks its own URN up first), and after the registration it has.
-    leftovers = [r for r in recs if r is not old]
+    leftovers = [r for r in recs if r is not old and not r.pending_delete]
 
     def deletion_phase(p: Prediction) -> Prediction:
         clashing = [r for r in leftovers if r.id == prog.target]

@@ -38,6 +38,13 @@ def test_plain_http_is_refused_off_loopback(url: str) -> None:
         resolve(env={"FIREWORKS_BASE_URL": url})
 
 
+@pytest.mark.parametrize("url", ["https://ops:hunter2@api.fireworks.ai", "http://ops:hunter2@127.0.0.1:1"])
+def test_credentials_in_the_base_url_are_refused_without_being_quoted(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="carries credentials") as refused:
+        resolve(env={"FIREWORKS_BASE_URL": url})
+    assert "hunter2" not in str(refused.value)
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2", "https://x.io"])
 def test_loopback_http_and_https_are_allowed(url: str) -> None:
     assert resolve(env={"FIREWORKS_BASE_URL": url}).base_url == url
