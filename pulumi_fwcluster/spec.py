@@ -40,6 +40,8 @@ class Filled:
     fields of the same object when that value is documented; None means the API assigns one we cannot predict."""
 
     default: Callable[[Mapping[str, Any]], str | None] | None = None
+    depends_on: tuple[str, ...] = ()
+    """The fields of the same object `default` reads: while one is unknown (a preview), so is the default."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ FIELDS: tuple[Field, ...] = (
         "The role Fireworks' control plane assumes. Empty means arn:aws:iam::<awsAccountId>:role/FireworksManagerRole.",
         rule=_role,
         flag="manager-role",
-        filled=Filled(default_manager_role),
+        filled=Filled(default_manager_role, depends_on=("awsAccountId", "region")),
     ),
     Field(
         "eksCluster.metricWriterRole",
@@ -412,13 +414,13 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown
     for f in SCALARS:
         new, old = news.get(f.path), olds.get(f.path)
         if is_unknown(new):
-            changes.append(Change(f.path, "update", f.on_change == "replace"))
+            changes.append(Change(f.path, _kind(old or None, new), f.on_change == "replace"))
         elif (new or None) != (old or None):
             changes.append(Change(f.path, _kind(old or None, new or None), f.on_change == "replace"))
     for group in GROUPS:
         new_group, old_group = news.get(group), olds.get(group)
         if is_unknown(new_group):
-            changes.append(Change(group, "update", True))
+            changes.append(Change(group, _kind(old_group or None, new_group), True))
             continue
         if not new_group and not old_group:
             continue
@@ -428,8 +430,10 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown
         for f in group_fields(group):
             new = new_group.get(f.key)
             if is_unknown(new):
-                changes.append(Change(f.path, "update", f.on_change == "replace"))
+                changes.append(Change(f.path, _kind(_effective(f, old_group), new), f.on_change == "replace"))
                 continue
+            if new is None and f.filled is not None and any(is_unknown(new_group.get(k)) for k in f.filled.depends_on):
+                continue  # a default computed from values not known yet: no change of its own to name
             before, after = _effective(f, old_group), _effective(f, new_group)
             if before != after:
                 kind = _kind(before, after)

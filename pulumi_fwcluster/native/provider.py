@@ -133,7 +133,7 @@ class Secrets:
 
 def _strings_at(props: Mapping[str, Any], paths: set[str]) -> list[str]:
     """The secret strings at `paths`, with the parts of an ARN that messages quote on their own (a role's name and
-    path: the preflight says `role 'inference-prod' does not exist`)."""
+    path: the preflight says `role 'inference-prod' does not exist`; its account)."""
     found: list[str] = []
     for path in paths:
         value = spec.get_path(props, path)
@@ -142,8 +142,11 @@ def _strings_at(props: Mapping[str, Any], paths: set[str]) -> list[str]:
             if isinstance(v, str) and v:
                 found.append(v)
                 if v.startswith("arn:") and "/" in v:
-                    resource = v.split(":", 5)[-1]  # role/path/name
+                    parts = v.split(":", 5)
+                    resource = parts[-1]  # role/path/name
                     found += [resource, resource.split("/", 1)[-1], resource.rsplit("/", 1)[-1]]
+                    if len(parts) == 6 and parts[4]:
+                        found.append(parts[4])  # its account: "role is in account …"
     return [v for v in found if len(v) >= 3]
 
 

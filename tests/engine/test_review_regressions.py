@@ -18,7 +18,7 @@ import pytest
 from pulumi_fwcluster.client import Cluster, FireworksClient
 from pulumi_fwcluster.spec import NATIVE_TYPE
 from pulumi_fwcluster.testing.emulator import Backend, EmulatorHandle, serve
-from pulumi_fwcluster.testing.engine import CustomTimeouts, Desired, Engine, FakeEngine, Secret, Stack
+from pulumi_fwcluster.testing.engine import UNKNOWN, CustomTimeouts, Desired, Engine, FakeEngine, Secret, Stack
 from tests.engine.enginehelpers import (
     ACCOUNT,
     API_KEY,
@@ -397,6 +397,18 @@ def test_a_secret_role_arn_never_reaches_logs_or_check_failures(
     told = said(engine) + json.dumps(plan.step("prod").failures) + (plan.step("prod").error or "")
     assert "inferenceRole" in told  # the finding is reported ...
     assert secret_name not in told  # ... without the secret
+
+
+def test_the_account_of_a_secret_role_arn_in_another_account_is_not_quoted_either(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    """Third review: "role is in account 999988887777, but ..." quoted a part of the secret ARN."""
+    engine = make_engine(door="native")
+    desired = cluster(door="native")
+    desired.props["eksCluster"]["inferenceRole"] = Secret("arn:aws:iam::999988887777:role/inference")
+    plan = engine.preview([desired])
+    told = said(engine) + json.dumps(plan.step("prod").failures) + plan.render()
+    assert "eksCluster.inferenceRole" in told and "999988887777" not in told
 
 
 # -- F11: the endpoint guard and the old half of a create-first replacement -------------------------------------
@@ -833,3 +845,34 @@ def test_state_without_an_endpoint_never_drops_a_cluster_for_a_namesake_at_anoth
     message = plan.step("prod").error_message
     assert not plan.ok and "another cluster with the same name" in message and "earlier version" in message
     assert [r.id for r in engine.stack.resources] == [NAME] and fireworks.backend.cluster_names() == [NAME]
+
+
+# -- R7 (third review): what a preview says about values not known yet -------------------------------------------
+
+
+@pytest.mark.parametrize("unknown", ["aws_account_id", "region"])
+@pytest.mark.parametrize("door", DOORS)
+def test_an_unknown_account_or_region_names_only_itself_as_the_replace_reason(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine], door: Door, unknown: str
+) -> None:
+    """The default manager role is computed from the account and region: while one is unknown, so is the default,
+    which is no change of its own (the preview named `eksCluster.fireworksManagerRole: unset -> unset`)."""
+    engine = make_engine(door=door)
+    assert engine.up([cluster(door=door)]).ok
+    step = engine.preview([cluster(door=door, **{unknown: UNKNOWN})]).step("prod")
+    path = "eksCluster.awsAccountId" if unknown == "aws_account_id" else "eksCluster.region"
+    assert step.op == "replace" and step.replaces == [path]
+    if door == "native":
+        assert set(step.detailed_diff) == {path}
+
+
+def test_an_unknown_value_for_a_field_that_was_unset_is_an_add_as_a_known_one_is(
+    fireworks: EmulatorHandle, make_engine: Callable[..., Engine]
+) -> None:
+    engine = make_engine(door="native")
+    assert engine.up([cluster(door="native")]).ok
+    role = f"arn:aws:iam::{AWS_ACCOUNT}:role/metrics"
+    known = engine.preview([cluster(door="native", metric_writer_role=role)]).step("prod")
+    unknown = engine.preview([cluster(door="native", metric_writer_role=UNKNOWN)]).step("prod")
+    assert unknown.detailed_diff == known.detailed_diff
+    assert set(known.detailed_diff.values()) == {"ADD_REPLACE"}
