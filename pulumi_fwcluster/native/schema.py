@@ -23,6 +23,10 @@ def _field_property(f: spec.Field) -> dict[str, Any]:
     prop: dict[str, Any] = {"type": f.kind, "description": f.doc}
     if f.on_change == "replace":
         prop["willReplaceOnChanges"] = True
+        # Generated SDKs turn replaceOnChanges into the resource option, which replaces on *any* diff of the path.
+        # A value Fireworks assigns changes in place when the program writes it down, so it only documents.
+        if f.filled is None or f.filled.default is not None:
+            prop["replaceOnChanges"] = True
     return prop
 
 
@@ -39,15 +43,12 @@ def _group_type(group: spec.Group) -> dict[str, Any]:
 def _input_properties() -> dict[str, Any]:
     props: dict[str, Any] = {}
     for f in spec.SCALARS:
-        prop = _field_property(f)
-        if f.on_change == "replace":
-            prop["replaceOnChanges"] = True
-        props[f.path] = prop
+        props[f.path] = _field_property(f)
     for group in spec.GROUPS_TABLE:
+        # Not replaceOnChanges as a whole: its fields say which of them replace (nested paths in the SDKs' option).
         props[group.name] = {
             "$ref": f"#/types/{GROUP_TYPES[group.name]}",
             "description": group.doc,
-            "replaceOnChanges": True,
             "willReplaceOnChanges": True,
         }
     return props

@@ -53,6 +53,11 @@ def test_the_schema_is_a_valid_pulumi_package_with_the_tables_fields() -> None:
     eks = schema["types"]["fireworks:index:EksCluster"]
     assert eks["required"] == ["awsAccountId", "region"]
     assert eks["properties"]["inferenceRole"]["willReplaceOnChanges"] is True
+    # SDKs make replaceOnChanges a resource option that replaces on any diff of the path: only where the provider
+    # always replaces, never on the whole group or on a value Fireworks assigns (written down, it changes in place).
+    assert eks["properties"]["inferenceRole"]["replaceOnChanges"] is True
+    assert "replaceOnChanges" not in eks["properties"]["workloadIdentityPoolProviderId"]
+    assert "replaceOnChanges" not in resource["inputProperties"]["eksCluster"]
     assert schema["config"]["variables"]["apiKey"]["secret"] is True
     assert schema["provider"]["inputProperties"]["baseUrl"]["defaultInfo"] == {"environment": ["FIREWORKS_BASE_URL"]}
 
