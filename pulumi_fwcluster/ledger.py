@@ -9,11 +9,17 @@ deploy/step_generator.go: registrations first, then GenerateDeletes). So the pro
 - **declared**: a resource of the program declares this name (its Check ran in this command);
 - **replacing**: that resource is being replaced and keeps its name, so deleting it first is part of the plan (its
   Diff said delete-before-replace, or the engine checked it again with no old inputs, as it does for a replacement);
-- **claimed**: a create in this command submitted or adopted this name, for one resource.
+- **claimed**: a create in this command submitted or adopted this name, for one resource; **recorded** once that
+  create ended with the cluster in the stack (READY, or recorded with its error by the native door).
 
-A delete of a name that is claimed, or declared and not being replaced, would remove a cluster another resource
-holds (a rename without an alias, a copy of a resource removed from the program, `--replace` creating first): it is
-refused. One ledger per provider process, which is one command: `configure` starts a new one.
+A delete of a name recorded by a create is of a second pointer to that cluster: the delete drops the record and
+leaves the cluster. A delete of a name that is claimed, or declared and not being replaced, would remove a cluster
+another resource holds (a rename without an alias, a copy of a resource removed from the program, `--replace`
+creating first): it is refused. (Pending deletes from an earlier command are retired before any Check, so nothing
+here can stop those: which is why a recorded name drops the record rather than leave a refused old half pending.)
+
+The dynamic server is one process per command and may hold several provider instances: they share the process's
+ledger. The native plugin's provider starts a new ledger at each `configure`, once per command.
 
 A command can run more than one provider process: the dynamic server and the `fireworks` plugin (a stack moving from
 one door to the other), or several explicit provider instances. Every plugin of one command gets the same engine
@@ -214,6 +220,7 @@ class Ledger:
     checked_with_olds: set[str] = field(default_factory=set)
     replacing: set[str] = field(default_factory=set)
     claims: dict[str, object] = field(default_factory=dict)
+    created: set[str] = field(default_factory=set)
     marks: CommandMarks | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -247,6 +254,16 @@ class Ledger:
         with self._lock:
             if self.claims.get(name) is token:
                 del self.claims[name]
+
+    def recorded(self, name: str, token: object) -> None:
+        """The create `token` ended with `name` recorded for its resource."""
+        with self._lock:
+            if self.claims.get(name) is token:
+                self.created.add(name)
+
+    def recorded_by_a_create(self, name: str) -> bool:
+        with self._lock:
+            return name in self.created
 
     def is_replacing(self, name: str) -> bool:
         with self._lock:

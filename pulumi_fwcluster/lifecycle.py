@@ -345,10 +345,15 @@ class ClusterLifecycle:
                     f"(being deleted) when {why}. Nothing was recorded in the stack; the next `pulumi up` creates it "
                     "once the old one is gone."
                 ) from None
-            cluster = self._wait_ready(client, inputs, name, "create", timeout, cancel, seen=submitted)
+            try:
+                cluster = self._wait_ready(client, inputs, name, "create", timeout, cancel, seen=submitted)
+            except Incomplete:
+                self._ledger.recorded(name, token)  # the engine records it, with its error
+                raise
         outputs = self._outputs(inputs, cluster)
         if report is not None:  # what the submission's checks found: a first refresh then shows no change
             outputs["awsFindings"] = aws_findings(report)
+        self._ledger.recorded(name, token)
         return Created(name, outputs)
 
     def _submit(
@@ -743,6 +748,18 @@ class ClusterLifecycle:
         cancel: threading.Event | None = None,
     ) -> None:
         account, cluster_id = parse_id(resource_id)
+        if self._ledger.recorded_by_a_create(resource_id):
+            # Another resource of this command created or adopted this very name and the engine records it: this
+            # record is a second pointer to that cluster (a rename without an alias, the old half of a replacement).
+            # Dropping it is what `pulumi state delete` would do; refusing would leave the old half of a replacement
+            # pending-delete, and the next command retires those before any Check, when no ledger can stop it.
+            self._log(
+                "warning",
+                f"{resource_id} was not deleted: another resource of this command has just created or adopted it and "
+                "holds it now. The resource being deleted is dropped from the stack (as `pulumi state delete` would "
+                "do); the cluster stays with the other one. (To rename a resource, give it `aliases=[...]`.)",
+            )
+            return
         if self._ledger.blind_to_other_processes():
             raise LifecycleError(
                 f"{resource_id} was not deleted: this command may run other provider processes (the other door, "

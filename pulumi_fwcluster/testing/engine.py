@@ -338,7 +338,10 @@ class Engine:
     dynamic server gets every value in plaintext, as the engine sends them to a provider that does not accept
     secrets).  ``plugin`` chooses the server (see the module doc).  With ``process_per_operation`` (the default)
     each of preview/up/refresh/destroy/get/import_ starts a fresh server, as each ``pulumi`` command does;
-    otherwise one server lives until :meth:`stop` (a server that died is restarted by the next operation).
+    otherwise one server lives until :meth:`stop` (a server that died is restarted by the next operation). A
+    provider that keeps what one command has seen starts afresh at each command's Configure in the native door; the
+    dynamic server never reconfigures a provider it has cached, so there one server is one command's: call
+    :meth:`restart` between commands that must not share it.
     """
 
     def __init__(

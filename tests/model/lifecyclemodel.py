@@ -233,8 +233,10 @@ def predict_up(prog: Program | None, recs: Sequence[Rec], live: Mapping[str, Map
         clashing = [r for r in leftovers if r.id == prog.target]
         if p.outcome != "ok" or not clashing:
             return p
-        if any(holds(r) for r in clashing):  # deleting it would take the program's own cluster: refused
-            return Prediction("fail", "", prog=prog)
+        if any(holds(r) for r in clashing):
+            if p.create is not None:  # this `up` created or adopted it: the old record is dropped, the cluster kept
+                return p
+            return Prediction("fail", "", prog=prog)  # only declared by the program: the delete is refused
         # Only records of clusters gone since: dropping them without a delete, or refusing, both lose nothing.
         return Prediction("either", prog=prog)
 
