@@ -23,8 +23,8 @@ ledger. The native plugin's provider starts a new ledger at each `configure`, on
 
 A command can run more than one provider process: the dynamic server and the `fireworks` plugin (a stack moving from
 one door to the other), or several explicit provider instances. Every plugin of one command gets the same engine
-address as its last argument (pkg/resource/plugin: `host.ServerAddr()`), so the processes share **marks**, files under
-the temp directory keyed by that address: each process marks the names it declares or claims, and a delete is refused
+address as its last argument (pkg/resource/plugin: `host.ServerAddr()`), so the processes share **marks**, files in a
+folder of the user's own, keyed by that address: each process marks the names it declares or claims, and a delete is refused
 while another live process of the command holds a mark on its name.
 """
 
@@ -198,13 +198,12 @@ _PROCESS_LEDGER: Ledger | None = None
 def process_ledger() -> Ledger:
     """The one ledger of this process, for a door whose process serves exactly one command (the dynamic server)."""
     global _PROCESS_LEDGER
-    with _THIS_PROCESS_LOCK:
-        if _PROCESS_LEDGER is None:
-            _PROCESS_LEDGER = Ledger(marks=None)
-        ledger = _PROCESS_LEDGER
-    if ledger.marks is None:
-        ledger.marks = CommandMarks.of_this_process()
-    return ledger
+    if _PROCESS_LEDGER is None:
+        marks = CommandMarks.of_this_process()  # takes the lock itself
+        with _THIS_PROCESS_LOCK:
+            if _PROCESS_LEDGER is None:
+                _PROCESS_LEDGER = Ledger(marks=marks)
+    return _PROCESS_LEDGER
 
 
 def _user() -> str:

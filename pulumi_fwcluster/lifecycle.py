@@ -595,13 +595,13 @@ class ClusterLifecycle:
                 self._confirm_gone(client, account, resource_id, outputs, "refresh")
                 return Read(None, {}, {})
         if _another_incarnation(outputs, cluster):
-            self._another_cluster_found(resource_id, outputs, cluster, "refresh")
-            self._log(
-                "warning",
-                f"{resource_id}: the cluster this stack recorded (created {outputs['createTime']}) is gone; another "
-                f"cluster now has its name (created {cluster.create_time}) and is left alone. The refresh drops the "
-                "recorded one; the next `pulumi up` refuses to take the other over unless the resource sets "
-                "`adopt_existing=True`.",
+            self._another_cluster_found(
+                resource_id,
+                outputs,
+                cluster,
+                "refresh",
+                "The refresh drops the recorded one; the next `pulumi up` refuses to take the other over unless the "
+                "resource sets `adopt_existing=True`.",
             )
             return Read(None, {}, {})
         new_inputs = spec.inputs_from_live(live_props(account, cluster), declared)
@@ -679,9 +679,11 @@ class ClusterLifecycle:
         with _explained(f"updating {resource_id} failed", consequence):
             # Look first: a PATCH by name would change, and record, whatever cluster holds the name now.
             found = client.find(cluster_id, account_id=account)
-            if moved:
+            found = (
                 self._check_moved(resource_id, olds, inputs, found)
-            found = self._check_same_cluster(resource_id, olds, found)
+                if moved
+                else self._check_same_cluster(resource_id, olds, found)
+            )
             self._check_assigned(resource_id, inputs, found, assigned)
             patched = client.update(cluster_id, patch, account_id=account) if patch else found
             cluster = self._wait_ready(client, inputs, resource_id, "update", timeout, cancel, seen=patched)
@@ -692,7 +694,7 @@ class ClusterLifecycle:
 
     def _check_moved(
         self, resource_id: str, olds: Mapping[str, Any], inputs: Mapping[str, Any], found: Cluster | None
-    ) -> None:
+    ) -> Cluster:
         """A new endpoint is recorded only where *this* cluster is: same creation time, same spec."""
         where = f"{self._endpoint()} (it was recorded through {olds['endpoint']})"
         if found is None:
@@ -709,6 +711,7 @@ class ClusterLifecycle:
                 f"{resource_id} at {where} is another cluster with the same name ({detail}, not the one recorded): "
                 "nothing was changed. Set fireworks:baseUrl back to the recorded endpoint."
             )
+        return found
 
     @staticmethod
     def _check_same_cluster(resource_id: str, olds: Mapping[str, Any], found: Cluster | None) -> Cluster:
@@ -791,12 +794,7 @@ class ClusterLifecycle:
                     self._confirm_gone(client, account, resource_id, outputs, "delete")
                     return  # already gone: deleting is idempotent
                 if _another_incarnation(outputs, live):
-                    self._another_cluster_found(resource_id, outputs, live, "delete")
-                    self._log(
-                        "warning",
-                        f"{resource_id}: the cluster this stack recorded (created {outputs['createTime']}) is already "
-                        f"gone; another cluster now has its name (created {live.create_time}) and was left alone.",
-                    )
+                    self._another_cluster_found(resource_id, outputs, live, "delete", "Nothing was deleted.")
                     return
                 try:
                     client.delete(cluster_id, account_id=account)
@@ -845,13 +843,22 @@ class ClusterLifecycle:
                 "If the cluster really was deleted, run `pulumi state delete <its URN>`."
             )
 
-    def _another_cluster_found(self, resource_id: str, outputs: Mapping[str, Any], live: Cluster, what: str) -> None:
+    def _another_cluster_found(
+        self, resource_id: str, outputs: Mapping[str, Any], live: Cluster, what: str, consequence: str
+    ) -> None:
+        """The recorded cluster is gone and a newer one has its name: left alone, unless the state is too old to
+        tell (then refused)."""
         self._refuse_unproven_legacy(
             resource_id,
             outputs,
             what,
             f"at {self._endpoint()} is another cluster with the same name (created {live.create_time}; the stack "
             f"records one created {outputs.get('createTime')})",
+        )
+        self._log(
+            "warning",
+            f"{resource_id}: the cluster this stack recorded (created {outputs.get('createTime')}) is gone; another "
+            f"cluster now has its name (created {live.create_time}) and was left alone. {consequence}",
         )
 
     def _confirm_gone(

@@ -437,18 +437,18 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any], is_unknown: IsUnknown
             before, after = _effective(f, old_group), _effective(f, new_group)
             if before != after:
                 kind = _kind(before, after)
-                if kind == "delete" and _assigned(f):
+                if kind == "delete" and is_assigned(f):
                     # Left to Fireworks again (optional and computed, as Terraform says): whatever it holds will do.
                     continue
                 # Writing down a value Fireworks assigned is no new cluster: the update checks it is the same one.
-                replace = f.on_change == "replace" and not (kind == "add" and _assigned(f))
+                replace = f.on_change == "replace" and not (kind == "add" and is_assigned(f))
                 changes.append(Change(f.path, kind, replace))
     # An unknown new name may well be the old one, and creating first would then collide: delete first.
     renamed = any(not is_unknown(news.get(k)) and news.get(k) != olds.get(k) for k in ("accountId", "clusterId"))
     return ChangePlan(tuple(changes), renamed)
 
 
-def _assigned(f: Field) -> bool:
+def is_assigned(f: Field) -> bool:
     """Fireworks assigns this field a value of its own when it is left empty."""
     return f.filled is not None and f.filled.default is None
 
@@ -456,7 +456,7 @@ def _assigned(f: Field) -> bool:
 def is_assigned_add(change: Change) -> bool:
     """The program now states a field Fireworks assigned: an update checks the value, nothing is sent."""
     f = BY_PATH.get(change.path)
-    return f is not None and _assigned(f) and change.kind == "add" and not change.replace
+    return f is not None and is_assigned(f) and change.kind == "add" and not change.replace
 
 
 def patch_body(plan: ChangePlan, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -498,7 +498,7 @@ def mismatches(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[str]
             continue
         for f in group_fields(group):
             want, have = _effective(f, want_group), _effective(f, have_group)
-            if want is None and f.filled is not None and f.filled.default is None:
+            if want is None and is_assigned(f):
                 continue  # assigned by the API when left empty
             if want != have:
                 out.append(f.path)

@@ -25,7 +25,7 @@ def _field_property(f: spec.Field) -> dict[str, Any]:
         prop["willReplaceOnChanges"] = True
         # Generated SDKs turn replaceOnChanges into the resource option, which replaces on *any* diff of the path.
         # A value Fireworks assigns changes in place when the program writes it down, so it only documents.
-        if f.filled is None or f.filled.default is not None:
+        if not spec.is_assigned(f):
             prop["replaceOnChanges"] = True
     return prop
 
